@@ -1,0 +1,53 @@
+/* A small unit-test framework: TEST(name) { ... CHECK(...); } in any
+ * tests/unit/test_*.c file; the runner forks each test, so a crash or a
+ * sanitizer report fails that test only, and prints TAP. */
+#ifndef MV_UNIT_H
+#define MV_UNIT_H
+
+#include <stdbool.h>
+#include <string.h>
+
+struct unit_test {
+	const char *file;
+	const char *name;
+	void (*fn)(void);
+	struct unit_test *next;
+};
+
+void unit_register(struct unit_test *t);
+void unit_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+
+#define TEST(name_)                                                                                \
+	static void test_##name_(void);                                                            \
+	static struct unit_test unit_##name_ = {__FILE__, #name_, test_##name_, NULL};             \
+	__attribute__((constructor)) static void unit_register_##name_(void)                       \
+	{                                                                                          \
+		unit_register(&unit_##name_);                                                      \
+	}                                                                                          \
+	static void test_##name_(void)
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			unit_fail(__FILE__, __LINE__, "check failed: %s", #cond);                  \
+	} while (0)
+
+#define CHECK_INT(a, op, b)                                                                        \
+	do {                                                                                       \
+		long long unit_a_ = (long long)(a), unit_b_ = (long long)(b);                      \
+		if (!(unit_a_ op unit_b_))                                                         \
+			unit_fail(__FILE__, __LINE__, "check failed: %s %s %s (%lld vs %lld)", #a, \
+				  #op, #b, unit_a_, unit_b_);                                      \
+	} while (0)
+
+#define CHECK_STR(a, b)                                                                            \
+	do {                                                                                       \
+		const char *unit_a_ = (a), *unit_b_ = (b);                                         \
+		if (unit_a_ == NULL || unit_b_ == NULL || strcmp(unit_a_, unit_b_) != 0)           \
+			unit_fail(__FILE__, __LINE__, "check failed: %s == %s (\"%s\" vs \"%s\")", \
+				  #a, #b, unit_a_ ? unit_a_ : "(null)",                            \
+				  unit_b_ ? unit_b_ : "(null)");                                   \
+	} while (0)
+
+#endif
