@@ -1,0 +1,103 @@
+/* The host <-> agent protocol over virtio-vsock, shared by both sides.
+ * Documented in docs/protocol.md; bump MV_PROTOCOL_VERSION on any change.
+ *
+ * Connections:
+ * - READY: once the agent listens, it connects to the host (CID 2) port
+ *   MV_PORT_READY and sends one MV_MSG_READY; the host then knows the guest
+ *   is up without polling.
+ * - The agent listens on MV_PORT_AGENT.  Every connection the host opens
+ *   there starts with MV_MSG_HELLO naming its kind; the agent answers
+ *   MV_MSG_OK or MV_MSG_ERROR.  A CONTROL connection then carries messages;
+ *   a STDIN/STDOUT/STDERR connection is a raw byte stream of one process,
+ *   end-of-file (shutdown) included.
+ *
+ * Every message is a struct mv_msg_hdr followed by hdr.len payload bytes.
+ * Integers are little-endian (both sides are x86-64). */
+#ifndef MV_PROTOCOL_H
+#define MV_PROTOCOL_H
+
+#include <stdint.h>
+
+#define MV_PROTOCOL_VERSION 0
+#define MV_PORT_READY	    1024       /* host side: the agent says it is up */
+#define MV_PORT_AGENT	    1025       /* guest side: the agent listens */
+#define MV_MSG_MAX	    (1u << 20) /* largest payload either side accepts */
+
+enum mv_msg_type {
+	MV_MSG_READY = 1,     /* agent -> host on MV_PORT_READY: struct mv_msg_ready */
+	MV_MSG_HELLO = 2,     /* host -> agent, first on a connection: struct mv_msg_hello */
+	MV_MSG_OK = 3,	      /* agent -> host: the HELLO or request was accepted, no payload */
+	MV_MSG_ERROR = 4,     /* agent -> host: struct mv_msg_error + message text */
+	MV_MSG_RUN = 5,	      /* host -> agent: struct mv_msg_run + strings */
+	MV_MSG_CREATED = 6,   /* agent -> host: struct mv_msg_proc; connect the streams now */
+	MV_MSG_STARTED = 7,   /* agent -> host: struct mv_msg_started */
+	MV_MSG_SIGNAL = 8,    /* host -> agent: struct mv_msg_signal */
+	MV_MSG_EXITED = 9,    /* agent -> host: struct mv_msg_exited */
+	MV_MSG_POWEROFF = 10, /* host -> agent: sync and power the VM off */
+};
+
+struct mv_msg_hdr {
+	uint32_t type;
+	uint32_t len; /* payload bytes that follow, at most MV_MSG_MAX */
+};
+
+struct mv_msg_ready {
+	uint32_t version;
+};
+
+enum mv_conn_kind {
+	MV_CONN_CONTROL = 1,
+	MV_CONN_STDIN = 2,  /* host writes, the process reads; shutdown = EOF */
+	MV_CONN_STDOUT = 3, /* the process writes, the host reads */
+	MV_CONN_STDERR = 4,
+};
+
+struct mv_msg_hello {
+	uint32_t version;
+	uint32_t kind;	  /* enum mv_conn_kind */
+	uint64_t proc_id; /* for the stream kinds: from MV_MSG_CREATED */
+};
+
+struct mv_msg_error {
+	int32_t err; /* errno */
+		     /* followed by the message text, not NUL-terminated */
+};
+
+/* Which streams the process gets; one without a stream reads /dev/null or
+ * writes to /dev/null. */
+#define MV_RUN_STDIN  (1u << 0)
+#define MV_RUN_STDOUT (1u << 1)
+#define MV_RUN_STDERR (1u << 2)
+
+struct mv_msg_run {
+	uint32_t flags; /* MV_RUN_* */
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t argc; /* at least 1 */
+	uint32_t envc;
+	/* followed by NUL-terminated strings: cwd, argv[0..argc), env[0..envc) */
+};
+
+struct mv_msg_proc {
+	uint64_t proc_id;
+};
+
+struct mv_msg_started {
+	uint64_t proc_id;
+	uint32_t pid; /* in the guest */
+	uint32_t reserved;
+};
+
+struct mv_msg_signal {
+	uint64_t proc_id;
+	uint32_t signo;
+	uint32_t reserved;
+};
+
+struct mv_msg_exited {
+	uint64_t proc_id;
+	int32_t status; /* the wait status: WIFEXITED/WEXITSTATUS, WIFSIGNALED/WTERMSIG */
+	uint32_t reserved;
+};
+
+#endif
