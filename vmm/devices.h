@@ -6,4 +6,16 @@
 
 extern const struct virtio_dev_ops virtio_rng_ops;
 
+/* virtio-vsock with Firecracker's hybrid vsock on the host side: the device
+ * listens at uds_path ("CONNECT <port>\n" from the host, "OK <hostport>\n"
+ * back) and connects guest connections to host port N to "<uds_path>_N".
+ * vsock_create: d is virtio_dev_init()ed with &virtio_vsock_ops, priv NULL
+ * and an event loop; it creates the socket at uds_path and sets d->priv.
+ * vsock_destroy: closes every socket and unlinks uds_path; call it with the
+ * loop not running, before ev_loop_release() (which frees what the loop
+ * still holds). */
+extern const struct virtio_dev_ops virtio_vsock_ops;
+int vsock_create(struct virtio_dev *d, uint64_t guest_cid, const char *uds_path, mv_error_t *err);
+void vsock_destroy(struct virtio_dev *d);
+
 #endif

@@ -42,12 +42,18 @@ void *tvm_ptr(struct test_vm *t, uint64_t gpa)
 	return p;
 }
 
+void tvm_dev_init_loop(struct test_vm *t, struct virtio_dev *d, const struct virtio_dev_ops *ops,
+		       void *priv, struct ev_loop *loop)
+{
+	CHECK_INT(virtio_dev_init(d, ops, priv, &t->mem, loop, 0xd0000000, 5, NULL), ==, 0);
+	d->raise_irq = count_irq;
+	d->irq_ctx = t;
+}
+
 void tvm_dev_init(struct test_vm *t, struct virtio_dev *d, const struct virtio_dev_ops *ops,
 		  void *priv)
 {
-	CHECK_INT(virtio_dev_init(d, ops, priv, &t->mem, NULL, 0xd0000000, 5, NULL), ==, 0);
-	d->raise_irq = count_irq;
-	d->irq_ctx = t;
+	tvm_dev_init_loop(t, d, ops, priv, NULL);
 }
 
 uint32_t tdev_read32(struct virtio_dev *d, uint64_t off)

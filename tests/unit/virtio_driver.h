@@ -38,6 +38,10 @@ void *tvm_ptr(struct test_vm *t, uint64_t gpa);
 /* Make a device of this test VM (no event loop: notifications act at once). */
 void tvm_dev_init(struct test_vm *t, struct virtio_dev *d, const struct virtio_dev_ops *ops,
 		  void *priv);
+/* The same with an event loop: a kick writes the queue's eventfd and the
+ * device acts when the test runs the loop (ev_loop_run_once). */
+void tvm_dev_init_loop(struct test_vm *t, struct virtio_dev *d, const struct virtio_dev_ops *ops,
+		       void *priv, struct ev_loop *loop);
 
 uint32_t tdev_read32(struct virtio_dev *d, uint64_t off);
 void tdev_write32(struct virtio_dev *d, uint64_t off, uint32_t val);
