@@ -12,7 +12,20 @@
  *   end-of-file (shutdown) included.
  *
  * Every message is a struct mv_msg_hdr followed by hdr.len payload bytes.
- * Integers are little-endian (both sides are x86-64). */
+ * Integers are little-endian (both sides are x86-64).
+ *
+ * On a CONTROL connection (docs/protocol.md has the sequences):
+ * - each request gets exactly one answer, in order: RUN -> CREATED or
+ *   ERROR; SIGNAL -> OK or ERROR; anything else -> ERROR.  POWEROFF gets
+ *   none: the connection (and the VM) ending is its answer.
+ * - for each process: CREATED; STARTED once the streams asked for are
+ *   connected and exec succeeded; EXITED once it was reaped and its
+ *   stdout/stderr streams ended.  A process that could not start gets,
+ *   instead of STARTED, an ERROR immediately followed by its EXITED (exit
+ *   code MV_EXIT_NOT_FOUND or MV_EXIT_CANNOT_RUN).
+ * - between CREATED and that STARTED-or-ERROR the host sends no other
+ *   request on the connection, so an ERROR is never ambiguous.
+ * - closing a CONTROL connection SIGKILLs the processes it ran. */
 #ifndef MV_PROTOCOL_H
 #define MV_PROTOCOL_H
 
@@ -99,5 +112,11 @@ struct mv_msg_exited {
 	int32_t status; /* the wait status: WIFEXITED/WEXITSTATUS, WIFSIGNALED/WTERMSIG */
 	uint32_t reserved;
 };
+
+/* Exit codes in the EXITED that follows a start failure, as a shell uses
+ * them: the program was not found (exec failed with ENOENT), or it could
+ * not be run (any other exec error, or chdir, setuid... failed). */
+#define MV_EXIT_NOT_FOUND  127
+#define MV_EXIT_CANNOT_RUN 126
 
 #endif

@@ -1,0 +1,101 @@
+/* The host's side of the agent protocol (agent/protocol.h,
+ * docs/protocol.md): connections to the agent, framing, and the requests.
+ *
+ * All fds are blocking and O_CLOEXEC; call agent_recv*() when poll() says
+ * the fd is readable.  What the agent sends is untrusted: every message is
+ * checked (sizes, the MV_MSG_MAX limit), and its error texts are cleaned
+ * of control characters before they reach an mv_error. */
+#ifndef MV_AGENT_CLIENT_H
+#define MV_AGENT_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/protocol.h"
+#include "runtime/error.h"
+
+/* Where the agent is: the VMM's hybrid vsock Unix socket (hybrid: write
+ * "CONNECT <port>\n", read "OK <n>\n", then a byte stream to that guest
+ * port), or a plain Unix socket the agent listens on (its test mode). */
+struct agent_addr {
+	const char *uds_path;
+	bool hybrid;
+};
+
+/* A connected stream to the guest's port (the hybrid handshake done); no
+ * HELLO.  Returns the fd.  A guest port nobody listens on fails with
+ * ECONNREFUSED. */
+int agent_dial(const struct agent_addr *a, uint32_t port, mv_error_t *err);
+
+/* A connection on MV_PORT_AGENT that said HELLO (kind: MV_CONN_*, proc_id
+ * for the stream kinds) and got OK.  Returns the fd; after a stream's OK
+ * it carries that stream's raw bytes. */
+int agent_connect(const struct agent_addr *a, uint32_t kind, uint64_t proc_id, mv_error_t *err);
+
+/* One message.  Refuses len > MV_MSG_MAX (EMSGSIZE). */
+int agent_send(int fd, uint32_t type, const void *payload, uint32_t len, mv_error_t *err);
+
+/* One message: returns 1 with *payload malloc'ed (NULL when hdr->len is
+ * 0), 0 at end of file before a message began, -1 on error.  A header
+ * with len > MV_MSG_MAX fails with EMSGSIZE and leaves the connection
+ * unusable. */
+int agent_recv(int fd, struct mv_msg_hdr *hdr, void **payload, mv_error_t *err);
+
+/* A message from a CONTROL connection, checked and decoded. */
+struct agent_event {
+	uint32_t type;	  /* MV_MSG_OK, ERROR, CREATED, STARTED, EXITED */
+	uint64_t proc_id; /* CREATED, STARTED, EXITED */
+	uint32_t pid;	  /* STARTED: in the guest */
+	int status;	  /* EXITED: the wait status */
+	mv_error_t error; /* ERROR: the agent's errno and message */
+};
+
+/* Returns 1 with *ev filled, 0 when the agent closed the connection, -1 on
+ * error (a malformed or unexpected message: EPROTO).  Release ev with
+ * agent_event_release(). */
+int agent_recv_event(int ctl, struct agent_event *ev, mv_error_t *err);
+void agent_event_release(struct agent_event *ev);
+
+/* The exit status a shell would report for a wait status: the exit code,
+ * or 128 + the signal number. */
+int agent_exit_code(int status);
+
+struct agent_run_req {
+	uint32_t flags; /* MV_RUN_STDIN/STDOUT/STDERR: the streams to connect */
+	uint32_t uid, gid;
+	const char *cwd;	 /* NULL or "": "/" */
+	const char *const *argv; /* NULL-terminated, at least one */
+	const char *const *env;	 /* NULL-terminated; NULL for none */
+};
+
+/* The RUN payload for req: *payload malloc'ed.  Fails with E2BIG over
+ * MV_MSG_MAX, EINVAL without argv[0]. */
+int agent_encode_run(const struct agent_run_req *req, void **payload, uint32_t *len,
+		     mv_error_t *err);
+
+/* RUN, then wait for CREATED: *proc_id.  An ERROR answer becomes err.
+ * Then connect each stream asked for (agent_connect with its kind and
+ * proc_id) and call agent_wait_started().  For a control connection where
+ * no other process runs: any other message fails with EPROTO. */
+int agent_run(int ctl, const struct agent_run_req *req, uint64_t *proc_id, mv_error_t *err);
+
+/* Wait for the process to start: 0 with *pid, or -1 with err: the agent's
+ * ERROR when the process could not start (its EXITED, exit code 127 or
+ * 126, follows on ctl), or a connection failure. */
+int agent_wait_started(int ctl, uint64_t proc_id, uint32_t *pid, mv_error_t *err);
+
+/* Requests whose answer comes later through agent_recv_event(): SIGNAL is
+ * answered with OK or ERROR; POWEROFF with the end of the connection. */
+int agent_signal(int ctl, uint64_t proc_id, int signo, mv_error_t *err);
+int agent_poweroff(int ctl, mv_error_t *err);
+
+/* A listening Unix socket at path (for the READY connection: with hybrid
+ * vsock the VMM connects to "<uds_path>_1024" for guest port 1024). */
+int agent_listen_unix(const char *path, mv_error_t *err);
+
+/* Accept the agent's READY connection on listen_fd, read its READY and
+ * check the version (EPROTONOSUPPORT when it differs).  The connection is
+ * closed again. */
+int agent_accept_ready(int listen_fd, mv_error_t *err);
+
+#endif

@@ -1,0 +1,310 @@
+#!/usr/bin/env bats
+# mvrun-agent in its test mode (a Unix socket instead of vsock, no VM),
+# driven through runtime/agent_client by tests/agent-client.  Each test
+# starts its own agent and powers it off again.
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+AGENT=$BUILD/agent/mvrun-agent
+CLIENT=$BUILD/tests/agent-client
+
+# Retry a command for up to 5 s.
+wait_for() {
+	local i
+	for i in $(seq 100); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# The client listens for READY first, so the agent's READY cannot miss it.
+start_agent() {
+	local waiter
+	"$CLIENT" wait-ready "$TEST_TMP/ready.sock" >"$TEST_TMP/ready.out" 2>&1 3>&- &
+	waiter=$!
+	wait_for test -S "$TEST_TMP/ready.sock"
+	"$AGENT" --listen-unix "$SOCK" --ready-unix "$TEST_TMP/ready.sock" \
+		>"$TEST_TMP/agent.log" 2>&1 3>&- &
+	AGENT_PID=$!
+	wait "$waiter"
+}
+
+stop_agent() {
+	[ -n "${AGENT_PID:-}" ] || return 0
+	"$CLIENT" poweroff "$SOCK" 2>/dev/null || kill -9 "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null || true
+}
+
+setup() {
+	setup_tmp
+	SOCK=$TEST_TMP/agent.sock
+	start_agent
+}
+
+teardown() {
+	stop_agent
+	teardown_tmp
+}
+
+agent_run() {
+	run "$CLIENT" run "$@"
+	echo "$output"
+}
+
+# The agent still serves after whatever a test threw at it.
+agent_alive() {
+	kill -0 "$AGENT_PID"
+	agent_run "$SOCK" -- echo alive
+	[ "$status" -eq 0 ]
+	[ "$output" = alive ]
+}
+
+probe() {
+	run "$CLIENT" probe "$SOCK" "$1"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+@test "the agent sends READY, then runs echo: stdout and exit status 0" {
+	[ "$(cat "$TEST_TMP/ready.out")" = ready ]
+	agent_run "$SOCK" -- echo hello
+	[ "$status" -eq 0 ]
+	[ "$output" = hello ]
+}
+
+@test "stdin reaches the process through end of file" {
+	run bash -c "printf 'a\nb\n' | '$CLIENT' run -i '$SOCK' -- cat"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'a\nb')" ]
+}
+
+@test "1 MiB through cat comes back intact" {
+	head -c 1048576 /dev/urandom >"$TEST_TMP/in"
+	"$CLIENT" run -i "$SOCK" -- cat <"$TEST_TMP/in" >"$TEST_TMP/out"
+	cmp "$TEST_TMP/in" "$TEST_TMP/out"
+}
+
+@test "without -i the process reads /dev/null" {
+	agent_run "$SOCK" -- sh -c 'cat; echo done'
+	[ "$status" -eq 0 ]
+	[ "$output" = done ]
+}
+
+@test "stdout and stderr are kept apart" {
+	"$CLIENT" run "$SOCK" -- sh -c 'echo out; echo err >&2' >"$TEST_TMP/o" 2>"$TEST_TMP/e"
+	[ "$(cat "$TEST_TMP/o")" = out ]
+	[ "$(cat "$TEST_TMP/e")" = err ]
+}
+
+@test "the process gets fds 0, 1 and 2 only" {
+	agent_run "$SOCK" -- sh -c 'ls /proc/$$/fd'
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '0\n1\n2')" ]
+}
+
+@test "the exit code comes back" {
+	agent_run "$SOCK" -- sh -c 'exit 42'
+	[ "$status" -eq 42 ]
+}
+
+@test "a process killed by SIGKILL ends the client with 128+9" {
+	agent_run "$SOCK" -- sh -c 'kill -9 $$'
+	[ "$status" -eq 137 ]
+}
+
+@test "SIGTERM to the client is forwarded to the process" {
+	"$CLIENT" run "$SOCK" -- sh -c \
+		'trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.05; done' \
+		>"$TEST_TMP/out" 2>&1 3>&- &
+	local client=$!
+	wait_for grep -q ready "$TEST_TMP/out"
+	kill -TERM "$client"
+	local status=0
+	wait "$client" || status=$?
+	cat "$TEST_TMP/out"
+	[ "$status" -eq 3 ]
+	grep -q "got TERM" "$TEST_TMP/out"
+}
+
+@test "a missing program: the exec error and 127" {
+	run -127 "$CLIENT" run "$SOCK" -- nosuch
+	echo "$output"
+	[ "$output" = "agent-client: exec \`nosuch\`: No such file or directory" ]
+	agent_alive
+}
+
+@test "a program that cannot be run, or a missing cwd: the error and 126" {
+	agent_run "$SOCK" -- /
+	[ "$status" -eq 126 ]
+	[ "$output" = "agent-client: exec \`/\`: Permission denied" ]
+	agent_run --cwd /nonexistent "$SOCK" -- true
+	[ "$status" -eq 126 ]
+	[ "$output" = "agent-client: chdir \`/nonexistent\`: No such file or directory" ]
+}
+
+@test "the environment and the PATH used to find the program come from RUN" {
+	agent_run --env FOO=bar "$SOCK" -- sh -c 'echo "$FOO"'
+	[ "$status" -eq 0 ]
+	[ "$output" = bar ]
+	run -127 "$CLIENT" run --env PATH=/nonexistent "$SOCK" -- sh -c true
+}
+
+@test "the process runs with the uid and gid asked for" {
+	require_root
+	agent_run --user 65534:65533 "$SOCK" -- sh -c 'echo $(id -u):$(id -g):$(id -G)'
+	[ "$status" -eq 0 ]
+	[ "$output" = 65534:65533:65533 ]
+}
+
+@test "two processes at once, on two control connections" {
+	mkfifo "$TEST_TMP/fifo"
+	# the first can only finish once the second has run
+	"$CLIENT" run "$SOCK" -- sh -c "read x <'$TEST_TMP/fifo'; echo first got \$x" \
+		>"$TEST_TMP/first" 2>&1 3>&- &
+	local first=$!
+	agent_run "$SOCK" -- sh -c "echo hi >'$TEST_TMP/fifo'; echo second"
+	[ "$status" -eq 0 ]
+	[ "$output" = second ]
+	wait "$first"
+	[ "$(cat "$TEST_TMP/first")" = "first got hi" ]
+}
+
+@test "two processes on one control connection" {
+	probe two-on-one
+	[ "$output" = "$(printf 'a 3\nb 4')" ]
+}
+
+@test "a background grandchild holding stdout does not delay EXITED" {
+	local start end
+	start=$(now_ms)
+	agent_run "$SOCK" -- sh -c 'sleep 30 & echo $!; exit 7'
+	end=$(now_ms)
+	kill "${lines[0]}" 2>/dev/null || true
+	[ "$status" -eq 7 ]
+	[ $((end - start)) -lt 5000 ]
+}
+
+@test "an orphan reaped by the agent does not take the process's exit status" {
+	agent_run "$SOCK" -- sh -c 'sh -c "sleep 0.1 &"; sleep 0.5; exit 5'
+	[ "$status" -eq 5 ]
+}
+
+@test "a process that stops reading stdin does not stop the client" {
+	run bash -c "yes | '$CLIENT' run -i '$SOCK' -- head -c 2"
+	[ "$status" -eq 0 ]
+	[ "$output" = y ]
+	agent_alive
+}
+
+@test "killing the client (its control connection closes) kills the process" {
+	"$CLIENT" run --pid-file "$TEST_TMP/pid" "$SOCK" -- sleep 1000 3>&- &
+	local client=$!
+	wait_for test -s "$TEST_TMP/pid"
+	local pid
+	pid=$(cat "$TEST_TMP/pid")
+	kill -0 "$pid"
+	kill -9 "$client"
+	wait "$client" || true
+	wait_for eval "! kill -0 $pid 2>/dev/null"
+	agent_alive
+}
+
+@test "POWEROFF kills the processes and ends the agent with status 0" {
+	"$CLIENT" run --pid-file "$TEST_TMP/pid" "$SOCK" -- sleep 1000 >/dev/null 2>&1 3>&- &
+	local client=$!
+	wait_for test -s "$TEST_TMP/pid"
+	local pid
+	pid=$(cat "$TEST_TMP/pid")
+	"$CLIENT" poweroff "$SOCK"
+	local status=0
+	wait "$AGENT_PID" || status=$?
+	AGENT_PID=
+	[ "$status" -eq 0 ]
+	wait_for eval "! kill -0 $pid 2>/dev/null"
+	wait "$client" || true
+	[ ! -e "$SOCK" ]
+}
+
+@test "messages over MV_MSG_MAX and garbage: ERROR, then the connection closes" {
+	probe oversize
+	[ "${lines[0]}" = "ERROR message of 1048577 bytes: the limit is 1048576: Message too long" ]
+	[ "${lines[1]}" = EOF ]
+	probe garbage
+	[[ "${lines[0]}" == "ERROR message of 4294967295 bytes"*"Message too long" ]]
+	[ "${lines[1]}" = EOF ]
+	probe half-header
+	agent_alive
+}
+
+@test "a bad HELLO: ERROR, then the connection closes" {
+	probe no-hello
+	[ "$output" = "$(printf 'ERROR expected HELLO first, got message type 5: Protocol error\nEOF')" ]
+	probe bad-version
+	[ "${lines[0]}" = "ERROR protocol version 99 not supported: the agent speaks 0: Protocol not supported" ]
+	[ "${lines[1]}" = EOF ]
+	probe bad-kind
+	[ "${lines[0]}" = "ERROR unknown connection kind 42: Invalid argument" ]
+	probe short-hello
+	[ "${lines[0]}" = "ERROR HELLO: short payload (4 bytes): Protocol error" ]
+	[ "${lines[1]}" = EOF ]
+	agent_alive
+}
+
+@test "bad requests on a control connection: ERROR, and the connection goes on" {
+	local want
+	while IFS='|' read -r case want; do
+		probe "$case"
+		[ "${lines[0]}" = "ERROR $want" ]
+		[ "${lines[-1]}" = OPEN ]
+	done <<'EOF'
+unknown-type|unexpected message type 77 on a control connection: Protocol error
+hello-twice|HELLO again on a control connection: Protocol error
+agent-message|unexpected message type 9 on a control connection: Protocol error
+short-run|RUN: short payload (4 bytes): Invalid argument
+run-argc0|RUN: argc is 0: Invalid argument
+run-unterminated|RUN: argv[0] missing or not NUL-terminated: Invalid argument
+run-missing-arg|RUN: argv[1] missing or not NUL-terminated: Invalid argument
+run-trailing|RUN: 4 bytes after the last string: Invalid argument
+run-huge-counts|RUN: argc 4294967295 and envc 4294967295 do not fit in 27 bytes: Invalid argument
+run-flags|RUN: unknown flags 0x80: Invalid argument
+run-empty-argv0|RUN: argv[0] is empty: Invalid argument
+short-signal|SIGNAL: short payload (3 bytes): Invalid argument
+bad-signo|SIGNAL: no signal 1000: Invalid argument
+signal-nosuch|process 999999 does not run: No such process
+EOF
+	# the unknown type's connection answered the SIGNAL after it too
+	probe unknown-type
+	[ "${lines[1]}" = "ERROR process 999999 does not run: No such process" ]
+	agent_alive
+}
+
+@test "stream connections for the wrong process or stream are refused" {
+	probe stream-nosuch
+	[ "$output" = "ERROR no process 999999: No such process" ]
+	probe stream-not-asked
+	[[ "$output" == "ERROR process "*" was run without stdin: Invalid argument" ]]
+	probe stream-twice
+	[ "${lines[0]}" = OK ]
+	[[ "${lines[1]}" == "ERROR stdout of process "*" is connected already: Device or resource busy" ]]
+	probe stream-after-start
+	[[ "$output" == "ERROR process "*" has started already: Operation already in progress" ]]
+	agent_alive
+}
+
+@test "without --listen-unix and not PID 1 the agent refuses to run" {
+	run "$AGENT"
+	[ "$status" -eq 2 ]
+	[[ "$output" == "usage: mvrun-agent --listen-unix PATH"* ]]
+}
+
+@test "a --listen-unix path that exists is refused with one clear line" {
+	run "$AGENT" --listen-unix "$SOCK"
+	[ "$status" -eq 1 ]
+	[ "$output" = "mvrun-agent: listen on \`$SOCK\`: Address already in use" ]
+}
