@@ -1,0 +1,51 @@
+/* A microVM: KVM, guest memory, one thread per vCPU, one event-loop thread
+ * for device work, the console UART, the ACPI power button equivalents and
+ * the virtio-mmio devices.  Linked into mvrun; no daemon. */
+#ifndef MV_VM_H
+#define MV_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/error.h"
+
+#define VM_DEFAULT_CPUS	      1
+#define VM_DEFAULT_MEMORY_MIB 256
+#define VM_MAX_CPUS	      64
+
+struct vm_config {
+	const char *kernel;  /* bzImage or ELF vmlinux */
+	const char *initrd;  /* or NULL */
+	const char *cmdline; /* the whole command line */
+	unsigned cpus;	     /* 1..VM_MAX_CPUS */
+	uint64_t memory_mib;
+	int console_fd;		/* the guest console goes here; -1: only kept in memory */
+	const char *vsock_path; /* hybrid vsock Unix socket; NULL: no vsock device */
+};
+
+enum vm_end {
+	VM_RUNNING = 0,
+	VM_END_POWEROFF, /* the guest powered off (ACPI S5) */
+	VM_END_REBOOT,	 /* the guest rebooted or reset: a panic with panic=-1, a triple fault */
+	VM_END_ERROR,	 /* KVM failed or the guest did something the VMM cannot go on with */
+	VM_END_STOPPED,	 /* vm_stop() */
+};
+
+struct vm;
+
+int vm_create(struct vm **out, const struct vm_config *cfg, mv_error_t *err);
+/* Start the event loop and the vCPUs. */
+int vm_start(struct vm *vm, mv_error_t *err);
+/* Readable (an eventfd) once the VM has ended, for the caller's poll loop. */
+int vm_end_fd(const struct vm *vm);
+/* Why the VM ended (VM_RUNNING while it runs), with a detail text for errors. */
+enum vm_end vm_end_reason(struct vm *vm, const char **detail);
+/* Stop the vCPUs; idempotent, any thread. */
+void vm_stop(struct vm *vm);
+/* Stop, join every thread, release everything. */
+void vm_destroy(struct vm *vm);
+/* The last console output, NUL-terminated. */
+void vm_console_tail(struct vm *vm, char *buf, size_t size);
+
+#endif
