@@ -12,6 +12,7 @@
 
 static const struct mv_command *const commands[] = {
     &cmd_version,
+    &cmd_vm,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

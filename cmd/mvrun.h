@@ -35,5 +35,7 @@ void cmd_usage(const struct mv_command *c);
 
 /* Commands, one per file. */
 extern const struct mv_command cmd_version;
+extern const struct mv_command cmd_vm;
+extern const struct mv_command cmd_vm;
 
 #endif

@@ -16,3 +16,13 @@ teardown_tmp() {
 require_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root"
 }
+
+# Wait up to $2 seconds (default 60) for the command $1 to succeed.
+wait_for() {
+	local i
+	for ((i = 0; i < ${2:-60} * 10; i++)); do
+		eval "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -1,0 +1,148 @@
+/* mvrun vm run: boot a microVM and run one command in it with the caller's
+ * stdio; the low-level entry point for tests and benchmarks. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/mvrun.h"
+#include "runtime/cleanup.h"
+#include "runtime/vmrun.h"
+
+extern char **environ;
+
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CPUS,
+	OPT_MEMORY,
+	OPT_CONSOLE,
+	OPT_APPEND,
+	OPT_CWD,
+	OPT_VERBOSE,
+	OPT_BOOT_TIMEOUT,
+};
+
+static const struct option vm_run_options[] = {
+    {"kernel", required_argument, NULL, OPT_KERNEL},
+    {"initrd", required_argument, NULL, OPT_INITRD},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"console", required_argument, NULL, OPT_CONSOLE},
+    {"append", required_argument, NULL, OPT_APPEND},
+    {"cwd", required_argument, NULL, OPT_CWD},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
+    {NULL, 0, NULL, 0},
+};
+
+static int parse_uint(const char *s, const char *what, unsigned long long max,
+		      unsigned long long *out, mv_error_t *err)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || *out == 0 || *out > max)
+		return mv_error(err, 0, "%s `%s`: give a number from 1 to %llu", what, s, max);
+	return 0;
+}
+
+/* The guest gets a plain environment, not the host's: a few basics only. */
+static char *const guest_env[] = {
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME=/root",
+    "TERM=xterm",
+    NULL,
+};
+
+static int vm_run(struct mv_global *g, int argc, char **argv, mv_error_t *err)
+{
+	struct vm_run_opts o = {
+	    .cpus = 1,
+	    .memory_mib = 256,
+	    .cwd = "/",
+	    .env = guest_env,
+	    .verbose = g->log_level >= 3,
+	};
+	unsigned long long n;
+	int c, status = 0;
+
+	while ((c = getopt_long(argc, argv, "+", vm_run_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_KERNEL:
+			o.kernel = optarg;
+			break;
+		case OPT_INITRD:
+			o.initrd = optarg;
+			break;
+		case OPT_CPUS:
+			if (parse_uint(optarg, "--cpus", 64, &n, err) < 0)
+				return -1;
+			o.cpus = (unsigned)n;
+			break;
+		case OPT_MEMORY:
+			if (parse_uint(optarg, "--memory (MiB)", 1 << 20, &n, err) < 0)
+				return -1;
+			o.memory_mib = n;
+			break;
+		case OPT_CONSOLE:
+			o.console_log = optarg;
+			break;
+		case OPT_APPEND:
+			o.append = optarg;
+			break;
+		case OPT_CWD:
+			o.cwd = optarg;
+			break;
+		case OPT_VERBOSE:
+			o.verbose = true;
+			break;
+		case OPT_BOOT_TIMEOUT:
+			if (parse_uint(optarg, "--boot-timeout (seconds)", 86400, &n, err) < 0)
+				return -1;
+			o.boot_timeout_s = (unsigned)n;
+			break;
+		default:
+			return mv_error(err, 0, "vm run: unknown option: see `mvrun vm --help`");
+		}
+	}
+	if (optind >= argc)
+		return mv_error(err, 0,
+				"vm run: no command given: mvrun vm run [OPTIONS] -- CMD [ARG...]");
+	o.argv = argv + optind;
+	if (runtime_vm_run(&o, &status, err) == 0)
+		return status;
+	if (status == 0)
+		return -1;
+	/* The command could not start: say why, exit as a shell would. */
+	cleanup_free char *msg = mv_error_string(err);
+	mv_log_error(g, msg ? msg : "the command could not start");
+	mv_error_release(err);
+	return status;
+}
+
+static int vm_main(struct mv_global *g, int argc, char **argv, mv_error_t *err)
+{
+	if (argc < 2)
+		return mv_error(err, 0, "vm: say `mvrun vm run [OPTIONS] -- CMD [ARG...]`");
+	if (strcmp(argv[1], "run") == 0)
+		return vm_run(g, argc - 1, argv + 1, err);
+	return mv_error(err, 0, "vm: unknown subcommand `%s`: see `mvrun vm --help`", argv[1]);
+}
+
+const struct mv_command cmd_vm = {
+    .name = "vm",
+    .run = vm_main,
+    .summary = "boot a microVM and run one command in it (low level)",
+    .usage = "mvrun vm run [--kernel FILE] [--initrd FILE] [--cpus N] [--memory MiB]\n"
+	     "              [--console FILE] [--append KERNEL-ARGS] [--cwd DIR] [--verbose]\n"
+	     "              [--boot-timeout SECONDS]\n"
+	     "              -- CMD [ARG...]\n\n"
+	     "Boots the default guest kernel and initramfs (or the ones given) in a KVM\n"
+	     "microVM, runs CMD as root in it with this process's stdin, stdout and\n"
+	     "stderr, forwards signals to it, and exits with its status (128+N when a\n"
+	     "signal N killed it).  --console writes the guest console to FILE.",
+};

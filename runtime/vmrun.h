@@ -1,0 +1,31 @@
+/* `mvrun vm run`: boot a microVM, run one command in it with this
+ * process's stdio, forward signals, and return its exit status. */
+#ifndef MV_VMRUN_H
+#define MV_VMRUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/error.h"
+
+struct vm_run_opts {
+	const char *kernel;	 /* NULL: the default guest kernel */
+	const char *initrd;	 /* NULL: the default initramfs */
+	const char *append;	 /* more kernel command line, or NULL */
+	const char *console_log; /* write the guest console here, or NULL */
+	const char *cwd;
+	unsigned cpus;
+	unsigned boot_timeout_s; /* the agent must say READY by then; 0: the default */
+	uint64_t memory_mib;
+	char *const *argv; /* NULL-terminated */
+	char *const *env;  /* NULL-terminated */
+	bool verbose;	   /* a kernel that talks on the console */
+};
+
+/* Returns 0 with *status the command's exit status (the code, or 128+N for
+ * signal N), or -1 with err when the VM or the command could not run; when
+ * the command itself could not start (not found, not executable), *status
+ * is also set, to 127 or 126 as a shell's, and 0 otherwise. */
+int runtime_vm_run(const struct vm_run_opts *o, int *status, mv_error_t *err);
+
+#endif
