@@ -23,6 +23,7 @@ enum {
 	OPT_CWD,
 	OPT_VERBOSE,
 	OPT_BOOT_TIMEOUT,
+	OPT_BOOT_TIME,
 };
 
 static const struct option vm_run_options[] = {
@@ -35,6 +36,7 @@ static const struct option vm_run_options[] = {
     {"cwd", required_argument, NULL, OPT_CWD},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
+    {"boot-time", no_argument, NULL, OPT_BOOT_TIME},
     {NULL, 0, NULL, 0},
 };
 
@@ -58,6 +60,21 @@ static char *const guest_env[] = {
     NULL,
 };
 
+static double ms_since(uint64_t start, uint64_t t)
+{
+	return t ? (double)(t - start) / 1e6 : -1;
+}
+
+/* One line a script can read: the milestones in ms from the VMM's start. */
+static void print_times(const struct vm_run_times *t)
+{
+	fprintf(stderr,
+		"mvrun: boot time (ms from VMM start): vm-created %.1f first-vcpu-entry %.1f "
+		"agent-ready %.1f command-started %.1f\n",
+		ms_since(t->start, t->created), ms_since(t->start, t->first_entry),
+		ms_since(t->start, t->ready), ms_since(t->start, t->started));
+}
+
 static int vm_run(struct mv_global *g, int argc, char **argv, mv_error_t *err)
 {
 	struct vm_run_opts o = {
@@ -67,8 +84,9 @@ static int vm_run(struct mv_global *g, int argc, char **argv, mv_error_t *err)
 	    .env = guest_env,
 	    .verbose = g->log_level >= 3,
 	};
+	struct vm_run_times times;
 	unsigned long long n;
-	int c, status = 0;
+	int c, status = 0, ret;
 
 	while ((c = getopt_long(argc, argv, "+", vm_run_options, NULL)) != -1) {
 		switch (c) {
@@ -100,6 +118,9 @@ static int vm_run(struct mv_global *g, int argc, char **argv, mv_error_t *err)
 		case OPT_VERBOSE:
 			o.verbose = true;
 			break;
+		case OPT_BOOT_TIME:
+			o.times = &times;
+			break;
 		case OPT_BOOT_TIMEOUT:
 			if (parse_uint(optarg, "--boot-timeout (seconds)", 86400, &n, err) < 0)
 				return -1;
@@ -113,7 +134,10 @@ static int vm_run(struct mv_global *g, int argc, char **argv, mv_error_t *err)
 		return mv_error(err, 0,
 				"vm run: no command given: mvrun vm run [OPTIONS] -- CMD [ARG...]");
 	o.argv = argv + optind;
-	if (runtime_vm_run(&o, &status, err) == 0)
+	ret = runtime_vm_run(&o, &status, err);
+	if (o.times)
+		print_times(o.times);
+	if (ret == 0)
 		return status;
 	if (status == 0)
 		return -1;
@@ -139,10 +163,12 @@ const struct mv_command cmd_vm = {
     .summary = "boot a microVM and run one command in it (low level)",
     .usage = "mvrun vm run [--kernel FILE] [--initrd FILE] [--cpus N] [--memory MiB]\n"
 	     "              [--console FILE] [--append KERNEL-ARGS] [--cwd DIR] [--verbose]\n"
-	     "              [--boot-timeout SECONDS]\n"
+	     "              [--boot-timeout SECONDS] [--boot-time]\n"
 	     "              -- CMD [ARG...]\n\n"
 	     "Boots the default guest kernel and initramfs (or the ones given) in a KVM\n"
 	     "microVM, runs CMD as root in it with this process's stdin, stdout and\n"
 	     "stderr, forwards signals to it, and exits with its status (128+N when a\n"
-	     "signal N killed it).  --console writes the guest console to FILE.",
+	     "signal N killed it).  --console writes the guest console to FILE;\n"
+	     "--boot-timeout (default 120) bounds the wait for the guest's agent;\n"
+	     "--boot-time reports the boot milestones on stderr.",
 };

@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/agent_client.h"
@@ -41,6 +42,20 @@ struct session {
 	size_t inlen;
 	bool stdin_eof;
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void mark(struct session *s, uint64_t *when)
+{
+	if (s->o->times)
+		*when = now_ns();
+}
 
 static int make_dir(struct session *s, mv_error_t *err)
 {
@@ -104,6 +119,8 @@ static int start_vm(struct session *s, mv_error_t *err)
 		return -1;
 	if (vm_create(&s->vm, &cfg, err) < 0)
 		return -1;
+	if (o->times)
+		mark(s, &o->times->created);
 	return vm_start(s->vm, err);
 }
 
@@ -175,8 +192,13 @@ static int wait_ready(struct session *s, mv_error_t *err)
 			return mv_error(err, 0, "the guest did not start its agent within %u s%s%s",
 					timeout, last[0] ? "; its console said: " : "", last);
 		}
-		if (p[0].revents)
+		if (p[0].revents) {
+			if (s->o->times) {
+				mark(s, &s->o->times->ready);
+				s->o->times->first_entry = vm_first_entry_ns(s->vm);
+			}
 			return agent_accept_ready(s->ready_fd, err);
+		}
 		if (p[1].revents)
 			return vm_ended_error(s, "while booting", err);
 		sig = signal_number(s);
@@ -230,6 +252,8 @@ static int start_process(struct session *s, mv_error_t *err)
 		collect_start_failure(s);
 		return -1;
 	}
+	if (s->o->times)
+		mark(s, &s->o->times->started);
 	return 0;
 }
 
@@ -389,6 +413,10 @@ int runtime_vm_run(const struct vm_run_opts *o, int *status, mv_error_t *err)
 	};
 	int ret;
 
+	if (o->times) {
+		memset(o->times, 0, sizeof(*o->times));
+		mark(&s, &o->times->start);
+	}
 	ret = make_dir(&s, err);
 	if (ret == 0)
 		ret = block_signals(&s, err);

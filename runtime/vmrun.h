@@ -8,6 +8,15 @@
 
 #include "runtime/error.h"
 
+/* Boot milestones, CLOCK_MONOTONIC nanoseconds (0: not reached). */
+struct vm_run_times {
+	uint64_t start;       /* runtime_vm_run() called: the VMM starts */
+	uint64_t created;     /* the VM is built: memory, devices, kernel loaded */
+	uint64_t first_entry; /* vCPU 0 entered the guest */
+	uint64_t ready;       /* the agent said READY */
+	uint64_t started;     /* the command runs */
+};
+
 struct vm_run_opts {
 	const char *kernel;	 /* NULL: the default guest kernel */
 	const char *initrd;	 /* NULL: the default initramfs */
@@ -20,6 +29,7 @@ struct vm_run_opts {
 	char *const *argv; /* NULL-terminated */
 	char *const *env;  /* NULL-terminated */
 	bool verbose;	   /* a kernel that talks on the console */
+	struct vm_run_times *times; /* filled in when not NULL */
 };
 
 /* Returns 0 with *status the command's exit status (the code, or 128+N for

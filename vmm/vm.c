@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/cleanup.h"
@@ -67,6 +68,7 @@ struct vm {
 	int end_reason; /* enum vm_end, set once */
 	char end_detail[256];
 	bool stopping;
+	uint64_t first_entry_ns;
 };
 
 static void kick_handler(int sig)
@@ -232,6 +234,19 @@ static void handle_exit(struct vcpu *v)
 	}
 }
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t vm_first_entry_ns(struct vm *vm)
+{
+	return __atomic_load_n(&vm->first_entry_ns, __ATOMIC_ACQUIRE);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -243,6 +258,8 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	if (v->index == 0)
+		__atomic_store_n(&v->vm->first_entry_ns, monotonic_ns(), __ATOMIC_RELEASE);
 
 	while (!__atomic_load_n(&v->vm->stopping, __ATOMIC_ACQUIRE)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {

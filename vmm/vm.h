@@ -45,6 +45,8 @@ enum vm_end vm_end_reason(struct vm *vm, const char **detail);
 void vm_stop(struct vm *vm);
 /* Stop, join every thread, release everything. */
 void vm_destroy(struct vm *vm);
+/* When vCPU 0 first entered the guest (CLOCK_MONOTONIC ns), 0 before. */
+uint64_t vm_first_entry_ns(struct vm *vm);
 /* The last console output, NUL-terminated. */
 void vm_console_tail(struct vm *vm, char *buf, size_t size);
 

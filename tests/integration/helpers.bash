@@ -26,3 +26,27 @@ wait_for() {
 	done
 	return 1
 }
+
+# The ELF vmlinux inside a bzImage: its payload (boot protocol fields
+# payload_offset/payload_length), decompressed.
+extract_vmlinux() {
+	local bz=$1 out=$2 setup pm off len magic
+	setup=$(od -An -tu1 -j $((0x1f1)) -N1 "$bz" | tr -d ' ')
+	[ "$setup" -eq 0 ] && setup=4
+	pm=$(((setup + 1) * 512))
+	off=$(od -An -tu4 -j $((0x248)) -N4 "$bz" | tr -d ' ')
+	len=$(od -An -tu4 -j $((0x24c)) -N4 "$bz" | tr -d ' ')
+	tail -c +$((pm + off + 1)) "$bz" | head -c "$len" >"$out.z"
+	magic=$(od -An -tx1 -N4 "$out.z" | tr -d ' ')
+	# kbuild appends the size after the compressed stream: the tools
+	# complain about trailing data, so judge by the result.
+	case $magic in
+	02214c18) lz4 -d -q -f "$out.z" "$out" || true ;;
+	1f8b*) gzip -dc <"$out.z" >"$out" 2>/dev/null || true ;;
+	fd377a58) xz -dcq <"$out.z" >"$out" 2>/dev/null || true ;;
+	28b52ffd) zstd -dqf "$out.z" -o "$out" 2>/dev/null || true ;;
+	*) echo "unknown payload compression $magic" >&2; return 1 ;;
+	esac
+	rm -f "$out.z"
+	[ "$(od -An -tx1 -N4 "$out" | tr -d ' ')" = 7f454c46 ]
+}

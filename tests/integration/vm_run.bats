@@ -95,6 +95,15 @@ nothing_left() {
 	nothing_left
 }
 
+@test "an ELF vmlinux boots as well as the bzImage" {
+	command -v lz4 >/dev/null || skip "lz4 missing (apt-get install lz4)"
+	extract_vmlinux "$BUILD/guest/vmlinuz" "$TEST_TMP/vmlinux"
+	[ "$(od -An -c -j1 -N3 "$TEST_TMP/vmlinux" | tr -d ' ')" = ELF ]
+	run "$MVRUN" vm run --kernel "$TEST_TMP/vmlinux" -- echo booted-from-elf
+	[ "$status" -eq 0 ]
+	[ "$output" = booted-from-elf ]
+}
+
 @test "a missing kernel file: a clear error, nothing left behind" {
 	run --separate-stderr "$MVRUN" vm run --kernel "$TEST_TMP/nope" -- true
 	[ "$status" -eq 1 ]
