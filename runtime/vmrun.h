@@ -10,10 +10,10 @@
 
 /* Boot milestones, CLOCK_MONOTONIC nanoseconds (0: not reached). */
 struct vm_run_times {
-	uint64_t start;       /* runtime_vm_run() called: the VMM starts */
+	uint64_t start;	      /* runtime_vm_run() called: the VMM starts */
 	uint64_t created;     /* the VM is built: memory, devices, kernel loaded */
 	uint64_t first_entry; /* vCPU 0 entered the guest */
-	uint64_t ready;       /* the agent said READY */
+	uint64_t ready;	      /* the agent said READY */
 	uint64_t started;     /* the command runs */
 };
 
@@ -26,9 +26,9 @@ struct vm_run_opts {
 	unsigned cpus;
 	unsigned boot_timeout_s; /* the agent must say READY by then; 0: the default */
 	uint64_t memory_mib;
-	char *const *argv; /* NULL-terminated */
-	char *const *env;  /* NULL-terminated */
-	bool verbose;	   /* a kernel that talks on the console */
+	char *const *argv;	    /* NULL-terminated */
+	char *const *env;	    /* NULL-terminated */
+	bool verbose;		    /* a kernel that talks on the console */
 	struct vm_run_times *times; /* filled in when not NULL */
 };
 

@@ -29,9 +29,9 @@ static double now_ms(void)
 static int listen_ready(void)
 {
 	struct sockaddr_vm addr = {
-		.svm_family = AF_VSOCK,
-		.svm_cid = VMADDR_CID_ANY,
-		.svm_port = MV_PORT_READY,
+	    .svm_family = AF_VSOCK,
+	    .svm_cid = VMADDR_CID_ANY,
+	    .svm_port = MV_PORT_READY,
 	};
 	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
