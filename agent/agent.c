@@ -6,7 +6,8 @@
  *
  * Test mode, `mvrun-agent --listen-unix PATH [--ready-unix PATH]`, runs
  * the same loop on the host: a Unix socket instead of vsock, no guest
- * setup, and POWEROFF (or SIGTERM, SIGINT) ends the agent with status 0. */
+ * setup, a private mount namespace (so that MOUNT changes nothing on the
+ * host), and POWEROFF (or SIGTERM, SIGINT) ends the agent with status 0. */
 #include "agent/agent.h"
 
 #include <errno.h>
@@ -325,6 +326,8 @@ int main(int argc, char **argv)
 	if (a->test_mode) {
 		keep_stdio_open();
 		prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans come to us, as to PID 1 */
+		/* unprivileged there is none: MOUNT is refused, the rest works */
+		a->mount_ns_err = mount_private_namespace();
 	} else if (guest_setup(&err) < 0) {
 		agent_fatal_error(a, &err);
 	}

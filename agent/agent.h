@@ -35,7 +35,8 @@ void watch_close(struct agent *a, struct watch *w);
 
 struct agent {
 	int epfd;
-	bool test_mode;		 /* --listen-unix: no mounts, no poweroff */
+	bool test_mode;		 /* --listen-unix: no guest setup, no poweroff */
+	int mount_ns_err;	 /* test mode: why there is no private mount namespace */
 	const char *listen_path; /* test mode: removed on exit */
 	struct watch listener;
 	struct watch signals; /* signalfd: SIGCHLD (and SIGTERM/SIGINT in test mode) */
@@ -58,6 +59,12 @@ int system_mount_all(mv_error_t *err);
 int system_console(mv_error_t *err);
 void system_hostname_and_loopback(void);
 int modules_load(const char *dir, mv_error_t *err);
+
+/* mount.c: MOUNT requests */
+void mount_request(struct agent *a, struct conn *ctl, const void *payload, uint32_t len);
+/* Test mode: a private mount namespace for the agent and what it runs.
+ * Returns 0 or the errno of the failure. */
+int mount_private_namespace(void);
 
 /* ---- connections: conn.c ---- */
 
@@ -138,6 +145,7 @@ struct exec_failure {
 enum exec_stage {
 	STAGE_STDIO,
 	STAGE_SETSID,
+	STAGE_CHROOT,
 	STAGE_SETGROUPS,
 	STAGE_SETGID,
 	STAGE_SETUID,

@@ -77,6 +77,12 @@ void child_exec(const struct run_msg *run, const int stdio[3], int report_fd)
 		child_fail(report_fd, STAGE_STDIO);
 	if (setsid() < 0)
 		child_fail(report_fd, STAGE_SETSID);
+	/* Still root: enter the process's root before the ids are dropped.
+	 * chroot is a stand-in: the container work replaces it with mount
+	 * namespaces and pivot_root.  cwd is then relative to the new root,
+	 * and so is execvpe()'s PATH search. */
+	if (run->root && (chdir(run->root) < 0 || chroot(".") < 0))
+		child_fail(report_fd, STAGE_CHROOT);
 	/* the test mode runs unprivileged: there only our own ids work */
 	if (geteuid() == 0 && setgroups(0, NULL) < 0)
 		child_fail(report_fd, STAGE_SETGROUPS);
@@ -104,6 +110,9 @@ char *exec_failure_message(const struct proc *p)
 		break;
 	case STAGE_CHDIR:
 		n = asprintf(&s, "chdir `%s`", r->cwd);
+		break;
+	case STAGE_CHROOT:
+		n = asprintf(&s, "chroot `%s`", r->root);
 		break;
 	case STAGE_SETUID:
 		n = asprintf(&s, "setuid %u", r->uid);

@@ -282,6 +282,9 @@ static void conn_request(struct agent *a, struct conn *c)
 	case MV_MSG_SIGNAL:
 		proc_signal(a, c, in->payload, in->hdr.len);
 		break;
+	case MV_MSG_MOUNT:
+		mount_request(a, c, in->payload, in->hdr.len);
+		break;
 	case MV_MSG_POWEROFF:
 		agent_poweroff(a);
 	case MV_MSG_HELLO:

@@ -31,7 +31,7 @@
 
 #include <stdint.h>
 
-#define MV_PROTOCOL_VERSION 0
+#define MV_PROTOCOL_VERSION 1
 #define MV_PORT_READY	    1024       /* host side: the agent says it is up */
 #define MV_PORT_AGENT	    1025       /* guest side: the agent listens */
 #define MV_MSG_MAX	    (1u << 20) /* largest payload either side accepts */
@@ -47,6 +47,7 @@ enum mv_msg_type {
 	MV_MSG_SIGNAL = 8,    /* host -> agent: struct mv_msg_signal */
 	MV_MSG_EXITED = 9,    /* agent -> host: struct mv_msg_exited */
 	MV_MSG_POWEROFF = 10, /* host -> agent: sync and power the VM off */
+	MV_MSG_MOUNT = 11,    /* host -> agent: struct mv_msg_mount + strings; OK or ERROR (v1) */
 };
 
 struct mv_msg_hdr {
@@ -81,6 +82,9 @@ struct mv_msg_error {
 #define MV_RUN_STDIN  (1u << 0)
 #define MV_RUN_STDOUT (1u << 1)
 #define MV_RUN_STDERR (1u << 2)
+/* v1: a `root` string follows `cwd`; the process runs with that directory as
+ * its root (chroot) and cwd relative to it. */
+#define MV_RUN_ROOT (1u << 3)
 
 struct mv_msg_run {
 	uint32_t flags; /* MV_RUN_* */
@@ -88,7 +92,19 @@ struct mv_msg_run {
 	uint32_t gid;
 	uint32_t argc; /* at least 1 */
 	uint32_t envc;
-	/* followed by NUL-terminated strings: cwd, argv[0..argc), env[0..envc) */
+	/* followed by NUL-terminated strings: cwd, [root,] argv[0..argc), env[0..envc) */
+};
+
+/* v1: mount(2) in the guest.  The agent creates a missing target first:
+ * a directory, or with MV_MOUNT_FILE an empty file (for bind-mounting one
+ * file).  Strings may be empty (no source, no data). */
+#define MV_MOUNT_FILE (1u << 0)
+
+struct mv_msg_mount {
+	uint64_t flags;   /* MS_* flags for mount(2): MS_RDONLY, MS_BIND, MS_REC, MS_NOSUID... */
+	uint32_t options; /* MV_MOUNT_* */
+	uint32_t reserved;
+	/* followed by NUL-terminated strings: source, target, fstype, data */
 };
 
 struct mv_msg_proc {

@@ -6,7 +6,7 @@
 
 #include "agent/protocol.h"
 
-#define RUN_FLAGS_KNOWN (MV_RUN_STDIN | MV_RUN_STDOUT | MV_RUN_STDERR)
+#define RUN_FLAGS_KNOWN (MV_RUN_STDIN | MV_RUN_STDOUT | MV_RUN_STDERR | MV_RUN_ROOT)
 
 /* The next NUL-terminated string at *pos, or NULL when none fits. */
 static char *next_string(const char *p, uint32_t len, uint32_t *pos)
@@ -36,7 +36,7 @@ static int take_strings(const char *p, uint32_t len, uint32_t *pos, char **list,
 
 static int check_header(const struct mv_msg_run *h, uint32_t len, mv_error_t *err)
 {
-	uint64_t strings = 1 + (uint64_t)h->argc + h->envc;
+	uint64_t strings = 1 + !!(h->flags & MV_RUN_ROOT) + (uint64_t)h->argc + h->envc;
 
 	if (h->flags & ~RUN_FLAGS_KNOWN)
 		return mv_error(err, EINVAL, "RUN: unknown flags %#x", h->flags & ~RUN_FLAGS_KNOWN);
@@ -49,7 +49,8 @@ static int check_header(const struct mv_msg_run *h, uint32_t len, mv_error_t *er
 	return 0;
 }
 
-/* cwd, argv and env from the strings after the header, with nothing left over. */
+/* cwd, [root,] argv and env from the strings after the header, with
+ * nothing left over. */
 static int decode_strings(const char *p, uint32_t len, const struct mv_msg_run *h,
 			  struct run_msg *r, mv_error_t *err)
 {
@@ -58,6 +59,11 @@ static int decode_strings(const char *p, uint32_t len, const struct mv_msg_run *
 	r->cwd = next_string(p, len, &pos);
 	if (r->cwd == NULL)
 		return mv_error(err, EINVAL, "RUN: cwd missing or not NUL-terminated");
+	if (h->flags & MV_RUN_ROOT) {
+		r->root = next_string(p, len, &pos);
+		if (r->root == NULL)
+			return mv_error(err, EINVAL, "RUN: root missing or not NUL-terminated");
+	}
 	if (take_strings(p, len, &pos, r->argv, h->argc, "argv", err) < 0 ||
 	    take_strings(p, len, &pos, r->env, h->envc, "env", err) < 0)
 		return -1;
@@ -65,6 +71,8 @@ static int decode_strings(const char *p, uint32_t len, const struct mv_msg_run *
 		return mv_error(err, EINVAL, "RUN: %u bytes after the last string", len - pos);
 	if (r->argv[0][0] == '\0')
 		return mv_error(err, EINVAL, "RUN: argv[0] is empty");
+	if (r->root && r->root[0] != '/')
+		return mv_error(err, EINVAL, "RUN: root `%s` is not an absolute path", r->root);
 	if (r->cwd[0] == '\0')
 		r->cwd = "/";
 	return 0;

@@ -338,6 +338,11 @@ static int add_len(size_t *total, const char *s, mv_error_t *err)
 	return 0;
 }
 
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
 static char *put_string(char *p, const char *s)
 {
 	size_t n = strlen(s) + 1;
@@ -351,14 +356,18 @@ int agent_encode_run(const struct agent_run_req *req, void **payload, uint32_t *
 {
 	static const char *const no_env[] = {NULL};
 	const char *const *env = req->env ? req->env : no_env;
-	const char *cwd = req->cwd ? req->cwd : "";
+	const char *cwd = or_empty(req->cwd), *root = or_empty(req->root);
 	struct mv_msg_run h = {.flags = req->flags, .uid = req->uid, .gid = req->gid};
 	size_t total = sizeof(h);
 	char *buf, *p;
 
 	if (req->argv == NULL || req->argv[0] == NULL || req->argv[0][0] == '\0')
 		return mv_error(err, EINVAL, "RUN: no program to run");
-	if (add_len(&total, cwd, err) < 0)
+	if (root[0])
+		h.flags |= MV_RUN_ROOT;
+	else if (h.flags & MV_RUN_ROOT)
+		return mv_error(err, EINVAL, "RUN: MV_RUN_ROOT without a root");
+	if (add_len(&total, cwd, err) < 0 || (root[0] && add_len(&total, root, err) < 0))
 		return -1;
 	for (; req->argv[h.argc]; h.argc++)
 		if (add_len(&total, req->argv[h.argc], err) < 0)
@@ -371,6 +380,8 @@ int agent_encode_run(const struct agent_run_req *req, void **payload, uint32_t *
 		return mv_error(err, ENOMEM, "RUN of %zu bytes", total);
 	memcpy(buf, &h, sizeof(h));
 	p = put_string(buf + sizeof(h), cwd);
+	if (root[0])
+		p = put_string(p, root);
 	for (uint32_t i = 0; i < h.argc; i++)
 		p = put_string(p, req->argv[i]);
 	for (uint32_t i = 0; i < h.envc; i++)
@@ -404,6 +415,50 @@ int agent_wait_started(int ctl, uint64_t proc_id, uint32_t *pid, mv_error_t *err
 		return mv_error(err, EPROTO, "the agent started process %llu, expected %llu",
 				(unsigned long long)ev.proc_id, (unsigned long long)proc_id);
 	*pid = ev.pid;
+	return 0;
+}
+
+int agent_encode_mount(uint64_t flags, uint32_t options, const char *source, const char *target,
+		       const char *fstype, const char *data, void **payload, uint32_t *len,
+		       mv_error_t *err)
+{
+	const char *strings[4] = {or_empty(source), or_empty(target), or_empty(fstype),
+				  or_empty(data)};
+	struct mv_msg_mount h = {.flags = flags, .options = options};
+	size_t total = sizeof(h);
+	char *buf, *p;
+
+	if (strings[1][0] == '\0')
+		return mv_error(err, EINVAL, "MOUNT: no target");
+	for (int i = 0; i < 4; i++) {
+		total += strnlen(strings[i], MV_MSG_MAX) + 1;
+		if (total > MV_MSG_MAX)
+			return mv_error(err, E2BIG, "MOUNT: over %u bytes of strings", MV_MSG_MAX);
+	}
+	buf = malloc(total);
+	if (buf == NULL)
+		return mv_error(err, ENOMEM, "MOUNT of %zu bytes", total);
+	memcpy(buf, &h, sizeof(h));
+	p = buf + sizeof(h);
+	for (int i = 0; i < 4; i++)
+		p = put_string(p, strings[i]);
+	*payload = buf;
+	*len = (uint32_t)total;
+	return 0;
+}
+
+int agent_mount(int ctl, uint64_t flags, uint32_t options, const char *source, const char *target,
+		const char *fstype, const char *data, mv_error_t *err)
+{
+	cleanup_free void *payload = NULL;
+	struct agent_event ev;
+	uint32_t len;
+
+	if (agent_encode_mount(flags, options, source, target, fstype, data, &payload, &len, err) <
+		0 ||
+	    agent_send(ctl, MV_MSG_MOUNT, payload, len, err) < 0 ||
+	    expect_event(ctl, MV_MSG_OK, &ev, err) < 0)
+		return -1;
 	return 0;
 }
 

@@ -63,13 +63,15 @@ int agent_exit_code(int status);
 struct agent_run_req {
 	uint32_t flags; /* MV_RUN_STDIN/STDOUT/STDERR: the streams to connect */
 	uint32_t uid, gid;
-	const char *cwd;	 /* NULL or "": "/" */
+	const char *cwd;	 /* NULL or "": "/"; inside root when there is one */
+	const char *root;	 /* NULL or "": none; else the process's root (MV_RUN_ROOT) */
 	const char *const *argv; /* NULL-terminated, at least one */
 	const char *const *env;	 /* NULL-terminated; NULL for none */
 };
 
-/* The RUN payload for req: *payload malloc'ed.  Fails with E2BIG over
- * MV_MSG_MAX, EINVAL without argv[0]. */
+/* The RUN payload for req: *payload malloc'ed.  MV_RUN_ROOT is set from
+ * root.  Fails with E2BIG over MV_MSG_MAX, EINVAL without argv[0] or with
+ * MV_RUN_ROOT in flags but no root. */
 int agent_encode_run(const struct agent_run_req *req, void **payload, uint32_t *len,
 		     mv_error_t *err);
 
@@ -83,6 +85,22 @@ int agent_run(int ctl, const struct agent_run_req *req, uint64_t *proc_id, mv_er
  * ERROR when the process could not start (its EXITED, exit code 127 or
  * 126, follows on ctl), or a connection failure. */
 int agent_wait_started(int ctl, uint64_t proc_id, uint32_t *pid, mv_error_t *err);
+
+/* The MOUNT payload: *payload malloc'ed.  NULL strings are sent empty.
+ * Fails with EINVAL without a target, E2BIG over MV_MSG_MAX. */
+int agent_encode_mount(uint64_t flags, uint32_t options, const char *source, const char *target,
+		       const char *fstype, const char *data, void **payload, uint32_t *len,
+		       mv_error_t *err);
+
+/* MOUNT in the guest, then wait for the answer: mount(2) with flags (MS_*),
+ * after the agent created a missing target (a directory, or an empty file
+ * with options MV_MOUNT_FILE); a bind mount gets its MS_RDONLY and the
+ * other per-mount flags with a remount.  source, fstype, data may be NULL.
+ * An ERROR answer becomes err (the agent's errno and text, e.g.
+ * "mount `virtiofs` on `/run/mvrun/root`").  As agent_run(): for a control
+ * connection where no process is starting or running. */
+int agent_mount(int ctl, uint64_t flags, uint32_t options, const char *source, const char *target,
+		const char *fstype, const char *data, mv_error_t *err);
 
 /* Requests whose answer comes later through agent_recv_event(): SIGNAL is
  * answered with OK or ERROR; POWEROFF with the end of the connection. */

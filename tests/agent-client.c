@@ -8,8 +8,15 @@
  *       TERM INT HUP QUIT USR1 USR2; exits like a shell: the exit code or
  *       128 + the signal number (127/126 when it could not start)
  *       -i  forward stdin (else the process reads /dev/null)
- *       --cwd DIR, --env NAME=VALUE (repeatable), --user UID:GID,
- *       --pid-file FILE (the guest pid, written once it started)
+ *       --cwd DIR, --root DIR (chroot), --env NAME=VALUE (repeatable),
+ *       --user UID:GID, --pid-file FILE (the guest pid, written once it
+ *       started)
+ *   agent-client mount SOCK [--file] [-o FLAG,...] SOURCE TARGET FSTYPE DATA ...
+ *       one MOUNT per group of four (empty strings allowed), all on one
+ *       control connection; prints OK or ERROR <text> for each and exits 1
+ *       when any failed.  FLAGs: MS_* names without MS_ in lower case
+ *       (rdonly, bind, rec, nosuid, nodev, noexec, remount, private...);
+ *       --file: MV_MOUNT_FILE
  *   agent-client poweroff SOCK
  *   agent-client probe SOCK CASE
  *       send hostile or unusual input (see the probe table) and print
@@ -24,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,12 +52,15 @@ void die(mv_error_t *err)
 
 static __attribute__((noreturn)) void usage(void)
 {
-	fputs("usage: agent-client wait-ready PATH\n"
-	      "       agent-client run [--hybrid] [-i] [--cwd DIR] [--env N=V] [--user UID:GID]\n"
-	      "                        [--pid-file FILE] SOCK -- PROGRAM [ARG...]\n"
-	      "       agent-client poweroff [--hybrid] SOCK\n"
-	      "       agent-client probe [--hybrid] SOCK CASE\n",
-	      stderr);
+	fputs(
+	    "usage: agent-client wait-ready PATH\n"
+	    "       agent-client run [--hybrid] [-i] [--cwd DIR] [--root DIR] [--env N=V]\n"
+	    "                        [--user UID:GID] [--pid-file FILE] SOCK -- PROGRAM [ARG...]\n"
+	    "       agent-client mount [--hybrid] SOCK [--file] [-o FLAG,...]\n"
+	    "                          SOURCE TARGET FSTYPE DATA ...\n"
+	    "       agent-client poweroff [--hybrid] SOCK\n"
+	    "       agent-client probe [--hybrid] SOCK CASE\n",
+	    stderr);
 	exit(EXIT_CLIENT_FAILED);
 }
 
@@ -105,6 +116,8 @@ static void parse_run_option(const char *arg, const char *val, struct run_opts *
 {
 	if (strcmp(arg, "--cwd") == 0)
 		o->req.cwd = val;
+	else if (strcmp(arg, "--root") == 0)
+		o->req.root = val;
 	else if (strcmp(arg, "--env") == 0 && o->nenv < MAX_ENV)
 		o->env[o->nenv++] = val;
 	else if (strcmp(arg, "--user") == 0)
@@ -388,6 +401,92 @@ static int cmd_poweroff(int argc, char **argv)
 	return 0;
 }
 
+/* ---- mount ---- */
+
+static const struct {
+	const char *name;
+	uint64_t flag;
+} mount_flags[] = {
+    {"rdonly", MS_RDONLY}, {"nosuid", MS_NOSUID},	  {"nodev", MS_NODEV},
+    {"noexec", MS_NOEXEC}, {"remount", MS_REMOUNT},	  {"bind", MS_BIND},
+    {"rec", MS_REC},	   {"private", MS_PRIVATE},	  {"slave", MS_SLAVE},
+    {"shared", MS_SHARED}, {"unbindable", MS_UNBINDABLE}, {"noatime", MS_NOATIME},
+    {"move", MS_MOVE}, /* refused by the agent: for the tests */
+};
+
+static uint64_t parse_mount_flags(const char *list)
+{
+	cleanup_free char *copy = strdup(list);
+	char *save = NULL;
+	uint64_t flags = 0;
+
+	if (copy == NULL)
+		exit(EXIT_CLIENT_FAILED);
+	for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(mount_flags) / sizeof(mount_flags[0]); i++)
+			if (strcmp(f, mount_flags[i].name) == 0)
+				break;
+		if (i == sizeof(mount_flags) / sizeof(mount_flags[0]))
+			usage();
+		flags |= mount_flags[i].flag;
+	}
+	return flags;
+}
+
+/* One MOUNT from argv: options, then four strings; returns the arguments used. */
+static int mount_one(int ctl, int argc, char **argv, bool *failed)
+{
+	uint64_t flags = 0;
+	uint32_t options = 0;
+	mv_error_t err = {0};
+	int i = 0;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--file") == 0)
+			options |= MV_MOUNT_FILE;
+		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			flags |= parse_mount_flags(argv[++i]);
+		else
+			usage();
+	}
+	if (argc - i < 4)
+		usage();
+	if (agent_mount(ctl, flags, options, argv[i], argv[i + 1], argv[i + 2], argv[i + 3], &err) <
+	    0) {
+		char *s = mv_error_string(&err);
+
+		printf("ERROR %s\n", s ? s : "?");
+		free(s);
+		mv_error_release(&err);
+		*failed = true;
+	} else {
+		puts("OK");
+	}
+	fflush(stdout);
+	return i + 4;
+}
+
+static int cmd_mount(int argc, char **argv)
+{
+	struct agent_addr addr = {0};
+	mv_error_t err = {0};
+	bool failed = false;
+	int ctl;
+
+	parse_addr(&argc, &argv, &addr);
+	if (argc < 4)
+		usage();
+	ctl = agent_connect(&addr, MV_CONN_CONTROL, 0, &err);
+	if (ctl < 0)
+		die(&err);
+	for (int i = 0; i < argc;)
+		i += mount_one(ctl, argc - i, argv + i, &failed);
+	close(ctl);
+	return failed ? 1 : 0;
+}
+
 /* ---- probe: hostile and unusual input ---- */
 
 static int cmd_probe(int argc, char **argv)
@@ -410,6 +509,8 @@ int main(int argc, char **argv)
 		return cmd_wait_ready(argc - 2, argv + 2);
 	if (strcmp(argv[1], "poweroff") == 0)
 		return cmd_poweroff(argc - 2, argv + 2);
+	if (strcmp(argv[1], "mount") == 0)
+		return cmd_mount(argc - 2, argv + 2);
 	if (strcmp(argv[1], "probe") == 0)
 		return cmd_probe(argc - 2, argv + 2);
 	usage();

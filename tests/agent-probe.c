@@ -58,6 +58,16 @@ static void send_run(int fd, uint32_t flags, uint32_t argc, uint32_t envc, const
 	raw_msg(fd, MV_MSG_RUN, (uint32_t)(sizeof(h) + n), buf, sizeof(h) + n);
 }
 
+static void send_mount(int fd, uint32_t options, uint32_t reserved, const char *strings, size_t n)
+{
+	struct mv_msg_mount h = {.options = options, .reserved = reserved};
+	char buf[256];
+
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), strings, n);
+	raw_msg(fd, MV_MSG_MOUNT, (uint32_t)(sizeof(h) + n), buf, sizeof(h) + n);
+}
+
 static void send_signal(int fd, uint64_t proc_id, uint32_t signo)
 {
 	struct mv_msg_signal m = {.proc_id = proc_id, .signo = signo};
@@ -318,6 +328,79 @@ static void run_empty_argv0(const struct agent_addr *a)
 	print_answers(fd);
 }
 
+static void run_root_relative(const struct agent_addr *a)
+{
+	int fd = control(a);
+
+	send_run(fd, MV_RUN_ROOT, 1, 0, STRINGS("/\0root\0true\0"));
+	print_answers(fd);
+}
+
+/* MOUNTs refused before anything is created or mounted */
+static void short_mount(const struct agent_addr *a)
+{
+	int fd = control(a);
+
+	raw_msg(fd, MV_MSG_MOUNT, 15, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 15);
+	print_answers(fd);
+}
+
+static void mount_unterminated(const struct agent_addr *a)
+{
+	int fd = control(a);
+
+	send_mount(fd, 0, 0, STRINGS("none\0/mvrun-probe\0tmpfs\0size=1"));
+	print_answers(fd);
+}
+
+static void mount_missing_string(const struct agent_addr *a)
+{
+	int fd = control(a);
+
+	send_mount(fd, 0, 0, STRINGS("none\0/mvrun-probe\0"));
+	print_answers(fd);
+}
+
+static void mount_trailing(const struct agent_addr *a)
+{
+	int fd = control(a);
+
+	send_mount(fd, 0, 0, STRINGS("none\0/mvrun-probe\0tmpfs\0\0junk"));
+	print_answers(fd);
+}
+
+static void mount_relative(const struct agent_addr *a)
+{
+	int fd = control(a);
+
+	send_mount(fd, 0, 0, STRINGS("none\0mvrun-probe\0tmpfs\0\0"));
+	print_answers(fd);
+}
+
+static void mount_dotdot(const struct agent_addr *a)
+{
+	int fd = control(a);
+
+	send_mount(fd, 0, 0, STRINGS("none\0/tmp/../mvrun-probe\0tmpfs\0\0"));
+	print_answers(fd);
+}
+
+static void mount_options(const struct agent_addr *a)
+{
+	int fd = control(a);
+
+	send_mount(fd, 0x80, 0, STRINGS("none\0/mvrun-probe\0tmpfs\0\0"));
+	print_answers(fd);
+}
+
+static void mount_reserved(const struct agent_addr *a)
+{
+	int fd = control(a);
+
+	send_mount(fd, 0, 7, STRINGS("none\0/mvrun-probe\0tmpfs\0\0"));
+	print_answers(fd);
+}
+
 static void short_signal(const struct agent_addr *a)
 {
 	int fd = control(a);
@@ -442,6 +525,15 @@ static const struct probe probes[] = {
     {"run-huge-counts", run_huge_counts},
     {"run-flags", run_flags},
     {"run-empty-argv0", run_empty_argv0},
+    {"run-root-relative", run_root_relative},
+    {"short-mount", short_mount},
+    {"mount-unterminated", mount_unterminated},
+    {"mount-missing-string", mount_missing_string},
+    {"mount-trailing", mount_trailing},
+    {"mount-relative", mount_relative},
+    {"mount-dotdot", mount_dotdot},
+    {"mount-options", mount_options},
+    {"mount-reserved", mount_reserved},
     {"short-signal", short_signal},
     {"bad-signo", bad_signo},
     {"signal-nosuch", signal_nosuch},

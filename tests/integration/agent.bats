@@ -246,7 +246,7 @@ now_ms() {
 	probe no-hello
 	[ "$output" = "$(printf 'ERROR expected HELLO first, got message type 5: Protocol error\nEOF')" ]
 	probe bad-version
-	[ "${lines[0]}" = "ERROR protocol version 99 not supported: the agent speaks 0: Protocol not supported" ]
+	[ "${lines[0]}" = "ERROR protocol version 99 not supported: the agent speaks 1: Protocol not supported" ]
 	[ "${lines[1]}" = EOF ]
 	probe bad-kind
 	[ "${lines[0]}" = "ERROR unknown connection kind 42: Invalid argument" ]
@@ -274,6 +274,15 @@ run-trailing|RUN: 4 bytes after the last string: Invalid argument
 run-huge-counts|RUN: argc 4294967295 and envc 4294967295 do not fit in 27 bytes: Invalid argument
 run-flags|RUN: unknown flags 0x80: Invalid argument
 run-empty-argv0|RUN: argv[0] is empty: Invalid argument
+run-root-relative|RUN: root `root` is not an absolute path: Invalid argument
+short-mount|MOUNT: short payload (15 bytes): Invalid argument
+mount-unterminated|MOUNT: data missing or not NUL-terminated: Invalid argument
+mount-missing-string|MOUNT: fstype missing or not NUL-terminated: Invalid argument
+mount-trailing|MOUNT: 4 bytes after the last string: Invalid argument
+mount-relative|MOUNT: target `mvrun-probe` is not an absolute path: Invalid argument
+mount-dotdot|MOUNT: target `/tmp/../mvrun-probe` has a `..` component: Invalid argument
+mount-options|MOUNT: unknown options 0x80: Invalid argument
+mount-reserved|MOUNT: reserved field is 0x7: Invalid argument
 short-signal|SIGNAL: short payload (3 bytes): Invalid argument
 bad-signo|SIGNAL: no signal 1000: Invalid argument
 signal-nosuch|process 999999 does not run: No such process
@@ -281,6 +290,128 @@ EOF
 	# the unknown type's connection answered the SIGNAL after it too
 	probe unknown-type
 	[ "${lines[1]}" = "ERROR process 999999 does not run: No such process" ]
+	# the refused MOUNTs created nothing
+	[ ! -e /mvrun-probe ]
+	agent_alive
+}
+
+# ---- MOUNT ----
+# In the test mode the agent runs in a private mount namespace: the host
+# sees the targets it creates, never its mounts, and they end with it.
+
+# agent-client mount SOCK ARGS...: its output in $output.
+agent_mount() {
+	run "$CLIENT" mount "$SOCK" "$@"
+	echo "$output"
+}
+
+# Not a mount point on the host.
+not_mounted_here() {
+	run grep -q " $1 " /proc/self/mountinfo
+	[ "$status" -eq 1 ]
+}
+
+@test "MOUNT tmpfs on a new directory: processes see it, the host does not" {
+	require_root
+	local dir=$TEST_TMP/new/dir
+	agent_mount none "$dir" tmpfs size=1m
+	[ "$status" -eq 0 ]
+	[ "$output" = OK ]
+	agent_run "$SOCK" -- sh -c "echo x >'$dir/f'; cat '$dir/f'; stat -f -c %T '$dir'"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'x\ntmpfs')" ]
+	[ -d "$dir" ]
+	[ ! -e "$dir/f" ]
+	not_mounted_here "$dir"
+}
+
+@test "MOUNT with MS_BIND|MS_RDONLY: the bind is read-only, its source is not" {
+	require_root
+	mkdir "$TEST_TMP/src"
+	echo hello >"$TEST_TMP/src/file"
+	agent_mount -o bind,rdonly "$TEST_TMP/src" "$TEST_TMP/ro" "" ""
+	[ "$status" -eq 0 ]
+	agent_run "$SOCK" -- sh -c "cat '$TEST_TMP/ro/file'; echo no >'$TEST_TMP/ro/new'"
+	[ "$status" -ne 0 ]
+	[ "${lines[0]}" = hello ]
+	[[ "$output" == *"Read-only file system"* ]]
+	agent_run "$SOCK" -- sh -c "echo yes >'$TEST_TMP/src/new'; cat '$TEST_TMP/ro/new'"
+	[ "$status" -eq 0 ]
+	[ "$output" = yes ]
+	not_mounted_here "$TEST_TMP/ro"
+}
+
+@test "MOUNT with MV_MOUNT_FILE: one file bound on a new file, its directories created" {
+	require_root
+	echo "10.0.0.1 db" >"$TEST_TMP/hosts"
+	local target=$TEST_TMP/root/etc/hosts
+	agent_mount --file -o bind,rdonly "$TEST_TMP/hosts" "$target" "" ""
+	[ "$status" -eq 0 ]
+	agent_run "$SOCK" -- sh -c "test -f '$target' && cat '$target'"
+	[ "$status" -eq 0 ]
+	[ "$output" = "10.0.0.1 db" ]
+	# on the host: the empty file the agent created to mount on
+	[ -f "$target" ]
+	[ ! -s "$target" ]
+	# without MV_MOUNT_FILE the target is a directory: a file cannot go there
+	agent_mount -o bind "$TEST_TMP/hosts" "$TEST_TMP/dir" "" ""
+	[ "$status" -eq 1 ]
+	[ "$output" = "ERROR bind \`$TEST_TMP/hosts\` on \`$TEST_TMP/dir\`: Not a directory" ]
+}
+
+@test "a MOUNT that fails: ERROR with its errno and text, and the agent goes on" {
+	require_root
+	# two MOUNTs on one control connection: the second one still works
+	agent_mount none "$TEST_TMP/m" nosuchfs "" none "$TEST_TMP/m" tmpfs ""
+	[ "$status" -eq 1 ]
+	[ "${lines[0]}" = "ERROR mount \`nosuchfs\` on \`$TEST_TMP/m\`: No such device" ]
+	[ "${lines[1]}" = OK ]
+	agent_mount -o bind,rdonly /nonexistent "$TEST_TMP/b" "" ""
+	[ "${lines[0]}" = "ERROR bind \`/nonexistent\` on \`$TEST_TMP/b\`: No such file or directory" ]
+	agent_mount -o move none "$TEST_TMP/m" "" ""
+	[ "$output" = "ERROR MOUNT: unknown flags 0x2000: Invalid argument" ]
+	agent_alive
+}
+
+# ---- RUN with a root ----
+
+# DIR/bin/busybox (static) and DIR/bin/sh, nothing else.
+make_root() {
+	[ -x /bin/busybox ] || skip "needs /bin/busybox"
+	mkdir -p "$1/bin"
+	cp /bin/busybox "$1/bin/busybox"
+	ln -s busybox "$1/bin/sh"
+	chroot "$1" /bin/sh -c true || skip "/bin/busybox is not static"
+}
+
+@test "RUN with a root: chrooted there, cwd and the PATH search inside it" {
+	require_root
+	make_root "$TEST_TMP/root"
+	agent_run --root "$TEST_TMP/root" "$SOCK" -- /bin/sh -c 'ls /'
+	[ "$status" -eq 0 ]
+	[ "$output" = bin ]
+	agent_run --root "$TEST_TMP/root" --cwd /bin "$SOCK" -- sh -c 'pwd; ls'
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '/bin\nbusybox\nsh')" ]
+	# no /bin/echo in there
+	run -127 "$CLIENT" run --root "$TEST_TMP/root" "$SOCK" -- echo hi
+	[ "$output" = "agent-client: exec \`echo\`: No such file or directory" ]
+	# a MOUNT into the root shows up there
+	agent_mount none "$TEST_TMP/root/data" tmpfs ""
+	agent_run --root "$TEST_TMP/root" "$SOCK" -- /bin/sh -c 'ls /; stat -f -c %T /data'
+	[ "$output" = "$(printf 'bin\ndata\ntmpfs')" ]
+}
+
+@test "RUN with a missing root or cwd in it: the error and 126" {
+	agent_run --root "$TEST_TMP/nonexistent" "$SOCK" -- /bin/sh -c true
+	[ "$status" -eq 126 ]
+	[ "$output" = "agent-client: chroot \`$TEST_TMP/nonexistent\`: No such file or directory" ]
+	if [ "$(id -u)" -eq 0 ]; then
+		make_root "$TEST_TMP/root"
+		agent_run --root "$TEST_TMP/root" --cwd /nosuch "$SOCK" -- /bin/sh -c true
+		[ "$status" -eq 126 ]
+		[ "$output" = "agent-client: chdir \`/nosuch\`: No such file or directory" ]
+	fi
 	agent_alive
 }
 

@@ -400,6 +400,70 @@ TEST(agent_wait_started_reports_an_exec_failure)
 	close(sv[0]);
 }
 
+/* MOUNT: check what the client sent, answer OK. */
+static void fake_mounts(int fd)
+{
+	struct mv_msg_mount m;
+	struct mv_msg_hdr hdr;
+	cleanup_free void *payload = NULL;
+	mv_error_t err = {0};
+	static const char strings[] = "tag\0/run/mvrun/root\0virtiofs\0";
+
+	CHECK_INT(agent_recv(fd, &hdr, &payload, &err), ==, 1);
+	CHECK_INT(hdr.type, ==, MV_MSG_MOUNT);
+	CHECK_INT(hdr.len, ==, sizeof(m) + sizeof(strings));
+	memcpy(&m, payload, sizeof(m));
+	CHECK_INT(m.flags, ==, 1);
+	CHECK_INT(m.options, ==, MV_MOUNT_FILE);
+	CHECK_INT(m.reserved, ==, 0);
+	CHECK(memcmp((char *)payload + sizeof(m), strings, sizeof(strings)) == 0);
+	write_msg(fd, MV_MSG_OK, 0, NULL, 0);
+}
+
+static void fake_refuses_mount(int fd)
+{
+	expect_msg(fd, MV_MSG_MOUNT);
+	write_error(fd, ENODEV, "mount `nosuchfs` on `/mnt`");
+}
+
+static void fake_answers_mount_with_created(int fd)
+{
+	struct mv_msg_proc created = {.proc_id = 7};
+
+	expect_msg(fd, MV_MSG_MOUNT);
+	write_msg(fd, MV_MSG_CREATED, sizeof(created), &created, sizeof(created));
+}
+
+TEST(agent_mount_sends_mount_and_takes_ok_or_the_agents_error)
+{
+	cleanup_free char *s = NULL;
+	mv_error_t err = {0};
+	int sv[2];
+	pid_t pid;
+
+	pair(sv);
+	pid = fake(fake_mounts, sv[1]);
+	CHECK_INT(
+	    agent_mount(sv[0], 1, MV_MOUNT_FILE, "tag", "/run/mvrun/root", "virtiofs", NULL, &err),
+	    ==, 0);
+	wait_fake(pid);
+	pid = fake(fake_refuses_mount, sv[1]);
+	CHECK_INT(agent_mount(sv[0], 0, 0, NULL, "/mnt", "nosuchfs", NULL, &err), <, 0);
+	s = mv_error_string(&err);
+	CHECK_STR(s, "mount `nosuchfs` on `/mnt`: No such device");
+	wait_fake(pid);
+	pid = fake(fake_answers_mount_with_created, sv[1]);
+	CHECK_INT(agent_mount(sv[0], 0, 0, NULL, "/mnt", "tmpfs", NULL, &err), <, 0);
+	CHECK_INT(err.err, ==, EPROTO);
+	wait_fake(pid);
+	CHECK_INT(agent_mount(sv[0], 0, 0, "tmpfs", NULL, "tmpfs", NULL, &err), <, 0);
+	CHECK_INT(err.err, ==, EINVAL); /* no target: nothing sent */
+	close(sv[1]);
+	CHECK_INT(agent_mount(sv[0], 0, 0, NULL, "/mnt", "tmpfs", NULL, &err), <, 0);
+	mv_error_release(&err);
+	close(sv[0]);
+}
+
 TEST(agent_signal_and_poweroff_messages)
 {
 	struct mv_msg_signal m;

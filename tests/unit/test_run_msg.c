@@ -133,3 +133,84 @@ TEST(run_msg_decodes_every_truncation_safely)
 	}
 	mv_error_release(&err);
 }
+
+TEST(run_msg_root_round_trip)
+{
+	const char *argv[] = {"/bin/sh", "-c", "ls /", NULL};
+	struct agent_run_req req = {
+	    .flags = MV_RUN_STDOUT, .cwd = "/tmp", .root = "/run/mvrun/root", .argv = argv};
+	cleanup_free void *payload = NULL;
+	mv_error_t err = {0};
+	struct run_msg r;
+	uint32_t len;
+
+	CHECK_INT(agent_encode_run(&req, &payload, &len, &err), ==, 0);
+	CHECK_INT(run_msg_decode(payload, len, &r, &err), ==, 0);
+	CHECK_INT(r.flags, ==, MV_RUN_STDOUT | MV_RUN_ROOT);
+	CHECK_STR(r.cwd, "/tmp");
+	CHECK_STR(r.root, "/run/mvrun/root");
+	CHECK_INT(r.argc, ==, 3);
+	CHECK_STR(r.argv[0], "/bin/sh");
+	CHECK_STR(r.argv[2], "ls /");
+	CHECK(r.env[0] == NULL);
+	run_msg_release(&r);
+}
+
+/* No root, or an empty one: no MV_RUN_ROOT and no root string. */
+TEST(run_msg_without_root)
+{
+	const char *argv[] = {"true", NULL};
+	struct agent_run_req req = {.root = "", .argv = argv};
+	cleanup_free void *payload = NULL;
+	mv_error_t err = {0};
+	struct run_msg r;
+	uint32_t len;
+
+	CHECK_INT(agent_encode_run(&req, &payload, &len, &err), ==, 0);
+	CHECK_INT(len, ==, sizeof(struct mv_msg_run) + 6);
+	CHECK_INT(run_msg_decode(payload, len, &r, &err), ==, 0);
+	CHECK_INT(r.flags, ==, 0);
+	CHECK(r.root == NULL);
+	run_msg_release(&r);
+	req.flags = MV_RUN_ROOT; /* asked for, but without a root */
+	CHECK_INT(agent_encode_run(&req, &payload, &len, &err), <, 0);
+	CHECK_INT(err.err, ==, EINVAL);
+	mv_error_release(&err);
+}
+
+TEST(run_msg_refuses_bad_roots)
+{
+	char buf[256];
+
+	check_refused(buf, make_run(buf, MV_RUN_ROOT, 1, 0, STRINGS("/\0")), "do not fit");
+	check_refused(buf, make_run(buf, MV_RUN_ROOT, 1, 0, STRINGS("/\0/r\0")), "argv[0]");
+	check_refused(buf, make_run(buf, MV_RUN_ROOT, 1, 0, STRINGS("/\0/r\0true")), "argv[0]");
+	check_refused(buf, make_run(buf, MV_RUN_ROOT, 1, 0, STRINGS("/\0\0true\0")),
+		      "root `` is not an absolute path");
+	check_refused(buf, make_run(buf, MV_RUN_ROOT, 1, 0, STRINGS("/\0r\0true\0")),
+		      "root `r` is not an absolute path");
+	/* without the flag the root string is argv[0], and the rest is extra */
+	check_refused(buf, make_run(buf, 0, 1, 0, STRINGS("/\0/r\0true\0")), "after the last");
+}
+
+TEST(run_msg_with_root_decodes_every_truncation_safely)
+{
+	const char *argv[] = {"echo", "hello", NULL};
+	const char *env[] = {"A=1", NULL};
+	struct agent_run_req req = {.cwd = "/", .root = "/r", .argv = argv, .env = env};
+	cleanup_free void *payload = NULL;
+	mv_error_t err = {0};
+	uint32_t len;
+
+	CHECK_INT(agent_encode_run(&req, &payload, &len, &err), ==, 0);
+	for (uint32_t n = 0; n < len; n++) {
+		char *copy = malloc(n ? n : 1);
+		struct run_msg r;
+
+		memcpy(copy, payload, n);
+		CHECK_INT(run_msg_decode(copy, n, &r, &err), <, 0);
+		CHECK_INT(err.err, ==, EINVAL);
+		free(copy);
+	}
+	mv_error_release(&err);
+}
