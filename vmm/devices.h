@@ -18,4 +18,22 @@ extern const struct virtio_dev_ops virtio_vsock_ops;
 int vsock_create(struct virtio_dev *d, uint64_t guest_cid, const char *uds_path, mv_error_t *err);
 void vsock_destroy(struct virtio_dev *d);
 
+/* virtio-fs with its FUSE server in the VMM: the guest mounts `tag` with
+ * the virtiofs driver and sees the host directory `path` (or, when `path` is
+ * a regular file, a directory holding only that file under its own name, for
+ * bind-mounting single files such as /etc/hosts).  Every name is resolved one
+ * component at a time below the share; nothing outside it is reachable.
+ * virtiofs_create: d is virtio_dev_init()ed with &virtio_fs_ops, priv NULL and
+ * an event loop; it opens the share and starts the worker threads.
+ * virtiofs_destroy: stops the workers and closes every fd; loop not running. */
+struct virtiofs_share {
+	const char *tag;  /* at most 36 bytes */
+	const char *path; /* host directory or regular file */
+	bool readonly;
+};
+
+extern const struct virtio_dev_ops virtio_fs_ops;
+int virtiofs_create(struct virtio_dev *d, const struct virtiofs_share *share, mv_error_t *err);
+void virtiofs_destroy(struct virtio_dev *d);
+
 #endif

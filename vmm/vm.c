@@ -50,6 +50,7 @@ struct vcpu {
 struct vm_virtio {
 	struct virtio_dev dev;
 	int irqfd;
+	void (*destroy)(struct virtio_dev *d); /* the model's own state, if any */
 };
 
 struct vm {
@@ -63,7 +64,6 @@ struct vm {
 	struct vcpu vcpus[VM_MAX_CPUS];
 	struct vm_virtio virtio[MV_VIRTIO_MMIO_MAX];
 	unsigned nvirtio;
-	bool has_vsock;
 	int end_fd;
 	int end_reason; /* enum vm_end, set once */
 	char end_detail[256];
@@ -398,7 +398,13 @@ static int add_devices(struct vm *vm, mv_error_t *err)
 		d = vm_add_virtio(vm, &virtio_vsock_ops, err);
 		if (d == NULL || vsock_create(d, MV_GUEST_CID, vm->cfg.vsock_path, err) < 0)
 			return -1;
-		vm->has_vsock = true;
+		vm->virtio[vm->nvirtio - 1].destroy = vsock_destroy;
+	}
+	for (unsigned i = 0; i < vm->cfg.nshares; i++) {
+		d = vm_add_virtio(vm, &virtio_fs_ops, err);
+		if (d == NULL || virtiofs_create(d, &vm->cfg.shares[i], err) < 0)
+			return -1;
+		vm->virtio[vm->nvirtio - 1].destroy = virtiofs_destroy;
 	}
 	return 0;
 }
@@ -544,8 +550,8 @@ static void release_devices(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nvirtio; i++) {
 		struct vm_virtio *vv = &vm->virtio[i];
-		if (vv->dev.ops == &virtio_vsock_ops && vm->has_vsock)
-			vsock_destroy(&vv->dev);
+		if (vv->destroy)
+			vv->destroy(&vv->dev);
 		virtio_dev_release(&vv->dev);
 		if (vv->irqfd >= 0)
 			close(vv->irqfd);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "runtime/error.h"
+#include "vmm/devices.h"
 
 #define VM_DEFAULT_CPUS	      1
 #define VM_DEFAULT_MEMORY_MIB 256
@@ -22,6 +23,8 @@ struct vm_config {
 	uint64_t memory_mib;
 	int console_fd;		/* the guest console goes here; -1: only kept in memory */
 	const char *vsock_path; /* hybrid vsock Unix socket; NULL: no vsock device */
+	const struct virtiofs_share *shares; /* one virtio-fs device each */
+	unsigned nshares;
 };
 
 enum vm_end {
