@@ -24,6 +24,8 @@ enum {
 	OPT_VERBOSE,
 	OPT_BOOT_TIMEOUT,
 	OPT_BOOT_TIME,
+	OPT_ROOTFS,
+	OPT_USER,
 };
 
 static const struct option vm_run_options[] = {
@@ -37,6 +39,9 @@ static const struct option vm_run_options[] = {
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
     {"boot-time", no_argument, NULL, OPT_BOOT_TIME},
+    {"rootfs", required_argument, NULL, OPT_ROOTFS},
+    {"user", required_argument, NULL, OPT_USER},
+    {"volume", required_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
 };
 
@@ -59,6 +64,48 @@ static char *const guest_env[] = {
     "TERM=xterm",
     NULL,
 };
+
+/* UID[:GID], numbers: the guest has no view of the host's user names. */
+static int parse_user(const char *arg, uint32_t *uid, uint32_t *gid, mv_error_t *err)
+{
+	char *end;
+	unsigned long u, g;
+
+	errno = 0;
+	u = strtoul(arg, &end, 10);
+	g = u;
+	if (*end == ':')
+		g = strtoul(end + 1, &end, 10);
+	if (errno || *end || end == arg || *arg == '-' || u > UINT32_MAX - 1 || g > UINT32_MAX - 1)
+		return mv_error(err, 0, "--user `%s`: give UID[:GID] as numbers", arg);
+	*uid = (uint32_t)u;
+	*gid = (uint32_t)g;
+	return 0;
+}
+
+/* HOST:GUEST[:ro|:rw], HOST made absolute. */
+static int parse_volume(char *arg, struct vm_run_volume *v, mv_error_t *err)
+{
+	char *guest = strchr(arg, ':'), *mode;
+
+	if (guest == NULL)
+		return mv_error(err, 0, "--volume `%s`: give HOST:GUEST[:ro]", arg);
+	*guest++ = '\0';
+	mode = strchr(guest, ':');
+	if (mode) {
+		*mode++ = '\0';
+		if (strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)
+			return mv_error(err, 0, "--volume: mode `%s`: ro or rw", mode);
+		v->readonly = strcmp(mode, "ro") == 0;
+	}
+	if (guest[0] != '/')
+		return mv_error(err, 0, "--volume: `%s` is not an absolute path", guest);
+	v->host_path = realpath(arg, NULL);
+	if (v->host_path == NULL)
+		return mv_error(err, errno, "--volume: `%s`", arg);
+	v->guest_path = guest;
+	return 0;
+}
 
 static double ms_since(uint64_t start, uint64_t t)
 {
@@ -85,10 +132,12 @@ static int vm_run(struct mv_global *g, int argc, char **argv, mv_error_t *err)
 	    .verbose = g->log_level >= 3,
 	};
 	struct vm_run_times times;
+	struct vm_run_volume volumes[VM_RUN_MAX_VOLUMES] = {{0}};
+	cleanup_free char *rootfs = NULL;
 	unsigned long long n;
 	int c, status = 0, ret;
 
-	while ((c = getopt_long(argc, argv, "+", vm_run_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+v:", vm_run_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_KERNEL:
 			o.kernel = optarg;
@@ -118,6 +167,25 @@ static int vm_run(struct mv_global *g, int argc, char **argv, mv_error_t *err)
 		case OPT_VERBOSE:
 			o.verbose = true;
 			break;
+		case OPT_ROOTFS:
+			free(rootfs);
+			rootfs = realpath(optarg, NULL);
+			if (rootfs == NULL)
+				return mv_error(err, errno, "--rootfs `%s`", optarg);
+			o.rootfs = rootfs;
+			break;
+		case OPT_USER:
+			if (parse_user(optarg, &o.uid, &o.gid, err) < 0)
+				return -1;
+			break;
+		case 'v':
+			if (o.nvolumes == VM_RUN_MAX_VOLUMES)
+				return mv_error(err, 0, "at most %d volumes", VM_RUN_MAX_VOLUMES);
+			if (parse_volume(optarg, &volumes[o.nvolumes], err) < 0)
+				return -1;
+			o.volumes = volumes;
+			o.nvolumes++;
+			break;
 		case OPT_BOOT_TIME:
 			o.times = &times;
 			break;
@@ -133,8 +201,12 @@ static int vm_run(struct mv_global *g, int argc, char **argv, mv_error_t *err)
 	if (optind >= argc)
 		return mv_error(err, 0,
 				"vm run: no command given: mvrun vm run [OPTIONS] -- CMD [ARG...]");
+	if (o.nvolumes && o.rootfs == NULL)
+		return mv_error(err, 0, "--volume needs --rootfs");
 	o.argv = argv + optind;
 	ret = runtime_vm_run(&o, &status, err);
+	for (unsigned i = 0; i < o.nvolumes; i++)
+		free((char *)volumes[i].host_path);
 	if (o.times)
 		print_times(o.times);
 	if (ret == 0)
@@ -164,11 +236,14 @@ const struct mv_command cmd_vm = {
     .usage = "mvrun vm run [--kernel FILE] [--initrd FILE] [--cpus N] [--memory MiB]\n"
 	     "              [--console FILE] [--append KERNEL-ARGS] [--cwd DIR] [--verbose]\n"
 	     "              [--boot-timeout SECONDS] [--boot-time]\n"
+	     "              [--rootfs DIR [--volume HOST:GUEST[:ro]]...] [--user UID[:GID]]\n"
 	     "              -- CMD [ARG...]\n\n"
 	     "Boots the default guest kernel and initramfs (or the ones given) in a KVM\n"
 	     "microVM, runs CMD as root in it with this process's stdin, stdout and\n"
 	     "stderr, forwards signals to it, and exits with its status (128+N when a\n"
 	     "signal N killed it).  --console writes the guest console to FILE;\n"
 	     "--boot-timeout (default 120) bounds the wait for the guest's agent;\n"
-	     "--boot-time reports the boot milestones on stderr.",
+	     "--boot-time reports the boot milestones on stderr.  With --rootfs, CMD\n"
+	     "runs in DIR, shared with the guest over virtio-fs (writes land in DIR),\n"
+	     "and each --volume (-v) shares a host directory or file at GUEST.",
 };

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +18,7 @@
 #include "runtime/agent_client.h"
 #include "runtime/cleanup.h"
 #include "runtime/guest.h"
+#include "runtime/sandbox.h"
 #include "vmm/vm.h"
 
 #define BOOT_TIMEOUT_S	   600 /* the agent must be up by then (nested emulation is slow) */
@@ -38,6 +41,8 @@ struct session {
 	uint64_t proc_id;
 	int status;
 	bool exited;
+	struct virtiofs_share shares[1 + VM_RUN_MAX_VOLUMES];
+	char tags[VM_RUN_MAX_VOLUMES][16];
 	char inbuf[COPY_BUF];
 	size_t inlen;
 	bool stdin_eof;
@@ -88,6 +93,67 @@ static int block_signals(struct session *s, mv_error_t *err)
 	return 0;
 }
 
+/* The virtio-fs shares: the root as "root", the volumes as "vol<N>". */
+static void fill_shares(struct session *s, struct vm_config *cfg)
+{
+	const struct vm_run_opts *o = s->o;
+	unsigned n = 0;
+
+	if (o->rootfs)
+		s->shares[n++] = (struct virtiofs_share){.tag = "root", .path = o->rootfs};
+	for (unsigned i = 0; i < o->nvolumes; i++) {
+		snprintf(s->tags[i], sizeof(s->tags[i]), "vol%u", i);
+		s->shares[n++] = (struct virtiofs_share){
+		    .tag = s->tags[i],
+		    .path = o->volumes[i].host_path,
+		    .readonly = o->volumes[i].readonly,
+		};
+	}
+	cfg->shares = s->shares;
+	cfg->nshares = n;
+}
+
+/* Only what the VMM needs stays visible to it (runtime/sandbox.h).  Paths
+ * that do not exist are left out: opening them fails later, with the usual
+ * error. */
+static int enter_sandbox(struct session *s, const struct vm_config *cfg, mv_error_t *err)
+{
+	struct sandbox_path paths[4 + VM_RUN_MAX_VOLUMES];
+	const char *fixed[] = {"/dev/kvm", cfg->kernel, cfg->initrd, s->dir};
+	unsigned n = 0;
+
+	if (geteuid() != 0)
+		return 0; /* unprivileged: no mount namespace of our own */
+	for (unsigned i = 0; i < 4; i++)
+		if (fixed[i] && access(fixed[i], F_OK) == 0)
+			paths[n++] = (struct sandbox_path){fixed[i], i == 0 || i == 3};
+	for (unsigned i = 0; i < cfg->nshares; i++)
+		if (access(cfg->shares[i].path, F_OK) == 0)
+			paths[n++] = (struct sandbox_path){cfg->shares[i].path, !cfg->shares[i].readonly};
+	return sandbox_enter(s->dir, paths, n, err);
+}
+
+/* The virtio-fs servers hold an fd per inode the guest knows: give them
+ * the hard limit rather than the usual 1024. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* The sandbox's root directory, empty on the host (runtime/sandbox.h). */
+static void rmdir_sandbox(const char *dir)
+{
+	char path[sizeof(((struct session *)0)->dir) + 16];
+
+	snprintf(path, sizeof(path), "%s/sandbox", dir);
+	rmdir(path);
+}
+
 static int start_vm(struct session *s, mv_error_t *err)
 {
 	cleanup_free char *kernel = NULL, *initrd = NULL, *cmdline = NULL;
@@ -99,6 +165,8 @@ static int start_vm(struct session *s, mv_error_t *err)
 	    .vsock_path = s->vsock,
 	};
 
+	if (o->nvolumes > VM_RUN_MAX_VOLUMES)
+		return mv_error(err, EINVAL, "at most %d volumes", VM_RUN_MAX_VOLUMES);
 	if (guest_default_paths(&kernel, &initrd, err) < 0)
 		return -1;
 	cfg.kernel = o->kernel ? o->kernel : kernel;
@@ -107,6 +175,7 @@ static int start_vm(struct session *s, mv_error_t *err)
 	if (cmdline == NULL)
 		return mv_error(err, ENOMEM, "kernel command line");
 	cfg.cmdline = cmdline;
+	fill_shares(s, &cfg);
 	if (o->console_log) {
 		s->console_fd =
 		    open(o->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -116,6 +185,10 @@ static int start_vm(struct session *s, mv_error_t *err)
 	}
 	s->ready_fd = agent_listen_unix(s->ready, err);
 	if (s->ready_fd < 0)
+		return -1;
+	if (cfg.nshares)
+		raise_fd_limit();
+	if (enter_sandbox(s, &cfg, err) < 0)
 		return -1;
 	if (vm_create(&s->vm, &cfg, err) < 0)
 		return -1;
@@ -222,11 +295,66 @@ static void collect_start_failure(struct session *s)
 	agent_event_release(&ev);
 }
 
+#define GUEST_ROOT    "/run/mvrun/root"
+#define GUEST_VOLUMES "/run/mvrun/volumes"
+
+static int mount_in_root(struct session *s, uint64_t flags, const char *source, const char *path,
+			 const char *fstype, const char *data, mv_error_t *err)
+{
+	char target[4096];
+
+	snprintf(target, sizeof(target), "%s%s", GUEST_ROOT, path);
+	return agent_mount(s->ctl, flags, 0, source, target, fstype, data, err);
+}
+
+/* A volume: a shared directory is mounted at its place; a shared single
+ * file is mounted aside and the file bind-mounted onto its place. */
+static int mount_volume(struct session *s, unsigned i, mv_error_t *err)
+{
+	const struct vm_run_volume *v = &s->o->volumes[i];
+	uint64_t ro = v->readonly ? MS_RDONLY : 0;
+	char aside[128], file[4200], target[4200];
+	const char *base;
+	struct stat st;
+
+	if (stat(v->host_path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		snprintf(aside, sizeof(aside), "%s/%u", GUEST_VOLUMES, i);
+		if (agent_mount(s->ctl, ro, 0, s->tags[i], aside, "virtiofs", "", err) < 0)
+			return -1;
+		base = strrchr(v->host_path, '/');
+		snprintf(file, sizeof(file), "%s/%s", aside, base ? base + 1 : v->host_path);
+		snprintf(target, sizeof(target), "%s%s", GUEST_ROOT, v->guest_path);
+		return agent_mount(s->ctl, MS_BIND | ro, MV_MOUNT_FILE, file, target, "", "", err);
+	}
+	return mount_in_root(s, ro, s->tags[i], v->guest_path, "virtiofs", "", err);
+}
+
+/* The shared root with the guest kernel's own filesystems, then volumes. */
+static int mount_root(struct session *s, mv_error_t *err)
+{
+	const uint64_t nodev = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	if (agent_mount(s->ctl, 0, 0, "root", GUEST_ROOT, "virtiofs", "", err) < 0 ||
+	    mount_in_root(s, nodev, "proc", "/proc", "proc", "", err) < 0 ||
+	    mount_in_root(s, nodev, "sysfs", "/sys", "sysfs", "", err) < 0 ||
+	    mount_in_root(s, MS_NOSUID, "devtmpfs", "/dev", "devtmpfs", "mode=0755", err) < 0 ||
+	    mount_in_root(s, MS_NOSUID | MS_NOEXEC, "devpts", "/dev/pts", "devpts",
+			  "newinstance,ptmxmode=0666,mode=0620", err) < 0 ||
+	    mount_in_root(s, MS_NOSUID | MS_NODEV, "shm", "/dev/shm", "tmpfs", "mode=1777", err) < 0)
+		return mv_error_wrap(err, "set up the root");
+	for (unsigned i = 0; i < s->o->nvolumes; i++)
+		if (mount_volume(s, i, err) < 0)
+			return mv_error_wrap(err, "volume `%s`", s->o->volumes[i].host_path);
+	return 0;
+}
+
 static int start_process(struct session *s, mv_error_t *err)
 {
 	const struct vm_run_opts *o = s->o;
 	struct agent_run_req req = {
 	    .flags = MV_RUN_STDIN | MV_RUN_STDOUT | MV_RUN_STDERR,
+	    .uid = o->uid,
+	    .gid = o->gid,
 	    .cwd = o->cwd,
 	    .argv = (const char *const *)o->argv,
 	    .env = (const char *const *)o->env,
@@ -236,6 +364,11 @@ static int start_process(struct session *s, mv_error_t *err)
 	s->ctl = agent_connect(&s->addr, MV_CONN_CONTROL, 0, err);
 	if (s->ctl < 0)
 		return -1;
+	if (o->rootfs) {
+		if (mount_root(s, err) < 0)
+			return -1;
+		req.root = GUEST_ROOT;
+	}
 	if (agent_run(s->ctl, &req, &s->proc_id, err) < 0)
 		return -1;
 	s->in = agent_connect(&s->addr, MV_CONN_STDIN, s->proc_id, err);
@@ -395,6 +528,7 @@ static void session_release(struct session *s)
 	if (s->dir[0]) {
 		unlink(s->ready);
 		unlink(s->vsock);
+		rmdir_sandbox(s->dir);
 		rmdir(s->dir);
 	}
 }

@@ -17,12 +17,22 @@ struct vm_run_times {
 	uint64_t started;     /* the command runs */
 };
 
+/* A host directory (or single file) the command sees at `guest_path`. */
+struct vm_run_volume {
+	const char *host_path; /* absolute */
+	const char *guest_path; /* absolute, in the command's root */
+	bool readonly;
+};
+
+#define VM_RUN_MAX_VOLUMES 8
+
 struct vm_run_opts {
 	const char *kernel;	 /* NULL: the default guest kernel */
 	const char *initrd;	 /* NULL: the default initramfs */
 	const char *append;	 /* more kernel command line, or NULL */
 	const char *console_log; /* write the guest console here, or NULL */
 	const char *cwd;
+	uint32_t uid, gid; /* the command's ids in the guest */
 	unsigned cpus;
 	unsigned boot_timeout_s; /* the agent must say READY by then; 0: the default */
 	uint64_t memory_mib;
@@ -30,6 +40,9 @@ struct vm_run_opts {
 	char *const *env;	    /* NULL-terminated */
 	bool verbose;		    /* a kernel that talks on the console */
 	struct vm_run_times *times; /* filled in when not NULL */
+	const char *rootfs;	    /* host directory shared as the command's root, or NULL */
+	const struct vm_run_volume *volumes;
+	unsigned nvolumes;
 };
 
 /* Returns 0 with *status the command's exit status (the code, or 128+N for

@@ -50,3 +50,17 @@ extract_vmlinux() {
 	rm -f "$out.z"
 	[ "$(od -An -tx1 -N4 "$out" | tr -d ' ')" = 7f454c46 ]
 }
+
+# A minimal root filesystem in $1: a static busybox, a link per applet, and
+# the usual top-level directories.
+make_rootfs() {
+	local r=$1 a
+	mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,var,proc,sys,dev}
+	chmod 1777 "$r/tmp"
+	cp /bin/busybox "$r/bin/busybox"
+	for a in $(/bin/busybox --list-full); do
+		[ "$a" = bin/busybox ] || ln -s /bin/busybox "$r/$a"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$r/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
+}

@@ -25,3 +25,24 @@ bats_require_minimum_version 1.5.0
 	run --separate-stderr "$MVRUN" vm frob
 	[ "$status" -eq 1 ]
 }
+
+@test "vm run: bad --rootfs, --volume and --user are usage errors" {
+	run --separate-stderr "$MVRUN" vm run --rootfs /nonexistent/root -- true
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"--rootfs \`/nonexistent/root\`: No such file or directory"* ]]
+	run --separate-stderr "$MVRUN" vm run -v /tmp:/mnt -- true
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"--volume needs --rootfs"* ]]
+	run --separate-stderr "$MVRUN" vm run --rootfs / -v /tmp -- true
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"give HOST:GUEST[:ro]"* ]]
+	run --separate-stderr "$MVRUN" vm run --rootfs / -v /tmp:relative -- true
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"\`relative\` is not an absolute path"* ]]
+	run --separate-stderr "$MVRUN" vm run --rootfs / -v /tmp:/mnt:rx -- true
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"mode \`rx\`: ro or rw"* ]]
+	run --separate-stderr "$MVRUN" vm run --user root -- true
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"--user \`root\`: give UID[:GID] as numbers"* ]]
+}
