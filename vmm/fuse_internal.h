@@ -31,7 +31,7 @@
 #define FUSE_XATTR_SIZE_MAX 65536 /* a value or a name list (Linux's own limit) */
 #define FUSE_ARGS_MAX	    (FUSE_XATTR_SIZE_MAX + 4096) /* the largest request but WRITE */
 #define FUSE_MAX_HANDLES    65536
-#define FUSE_MAX_FDS	    (1 << 20) /* inodes and handles together, at most */
+#define FUSE_MAX_FDS	    (1 << 20)  /* inodes and handles together, at most */
 #define FUSE_COPY_MAX	    (64 << 20) /* COPY_FILE_RANGE per request; the guest loops */
 #define FUSE_TIMEOUT_S	    1	       /* entry and attribute validity */
 #define FUSE_MIN_MINOR	    27	       /* the oldest protocol we speak (Linux 4.20) */
@@ -185,6 +185,16 @@ bool fuse_name_hidden(const struct fuse_server *s, const struct fuse_inode *pare
 /* The root of a single-file share is not the guest's to change. */
 bool fuse_dir_locked(const struct fuse_server *s, const struct fuse_inode *dir);
 
+/* ---- shared by the handlers (vmm/fuse_ops_file.c) ----------------------------- */
+
+/* *out: the handle fh (with a reference) if it is of this kind and belongs
+ * to nodeid; else NULL and EBADF. */
+int fuse_handle_of(struct fuse_req *r, uint64_t fh, uint64_t nodeid, bool dir,
+		   struct fuse_handle **out);
+/* RELEASE and RELEASEDIR; FSYNC and FSYNCDIR. */
+int fuse_release_common(struct fuse_req *r, bool dir);
+int fuse_fsync_common(struct fuse_req *r, struct fuse_inode *node, bool dir);
+
 /* ---- handlers: 0 once replied, or an errno to reply with -------------------- */
 
 typedef int fuse_op_fn(struct fuse_req *r, struct fuse_inode *node);
@@ -193,8 +203,8 @@ fuse_op_fn fuse_op_lookup, fuse_op_getattr, fuse_op_setattr, fuse_op_readlink, f
     fuse_op_access;
 fuse_op_fn fuse_op_mknod, fuse_op_mkdir, fuse_op_symlink, fuse_op_link, fuse_op_unlink,
     fuse_op_rmdir, fuse_op_rename, fuse_op_rename2, fuse_op_create, fuse_op_tmpfile;
-fuse_op_fn fuse_op_open, fuse_op_read, fuse_op_write, fuse_op_release, fuse_op_flush,
-    fuse_op_fsync, fuse_op_fallocate, fuse_op_lseek, fuse_op_copy_file_range, fuse_op_syncfs;
+fuse_op_fn fuse_op_open, fuse_op_read, fuse_op_write, fuse_op_release, fuse_op_flush, fuse_op_fsync,
+    fuse_op_fallocate, fuse_op_lseek, fuse_op_copy_file_range, fuse_op_syncfs;
 fuse_op_fn fuse_op_opendir, fuse_op_readdir, fuse_op_readdirplus, fuse_op_releasedir,
     fuse_op_fsyncdir;
 fuse_op_fn fuse_op_setxattr, fuse_op_getxattr, fuse_op_listxattr, fuse_op_removexattr;

@@ -39,18 +39,6 @@ struct dir_list {
 
 enum { ENTRY_ADDED, ENTRY_SKIPPED, ENTRY_FULL };
 
-/* The directory handle fh if it belongs to nodeid, with a reference. */
-static struct fuse_handle *dir_handle(struct fuse_req *r, uint64_t fh, uint64_t nodeid)
-{
-	struct fuse_handle *h = fuse_handle_get(r->srv, fh, true);
-
-	if (h && h->nodeid != nodeid) {
-		fuse_handle_put(r->srv, h);
-		return NULL;
-	}
-	return h;
-}
-
 int fuse_op_opendir(struct fuse_req *r, struct fuse_inode *node)
 {
 	struct fuse_open_out out = {0};
@@ -192,7 +180,7 @@ static int list_fill(struct dir_list *l, struct fuse_handle *h, off_t pos)
 		ret = list_entries(l, h, dbuf, (size_t)n, &pos);
 	}
 	if (ret == FULL) {
-		h->pos = pos; /* the first unsent entry's offset */
+		h->pos = pos;		     /* the first unsent entry's offset */
 		return l->used ? 0 : EINVAL; /* not even one fits */
 	}
 	if (ret) { /* the fd's place is unknown: seek next time */
@@ -227,9 +215,9 @@ static int readdir_common(struct fuse_req *r, struct fuse_inode *node, bool plus
 		return ENOMEM;
 	l.buf = buf;
 
-	h = dir_handle(r, in.fh, node->nodeid);
-	if (h == NULL)
-		return EBADF;
+	ret = fuse_handle_of(r, in.fh, node->nodeid, true, &h);
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&h->lock);
 	ret = list_fill(&l, h, (off_t)in.offset);
 	pthread_mutex_unlock(&h->lock);
@@ -251,36 +239,10 @@ int fuse_op_readdirplus(struct fuse_req *r, struct fuse_inode *node)
 
 int fuse_op_releasedir(struct fuse_req *r, struct fuse_inode *node)
 {
-	struct fuse_release_in in;
-	struct fuse_handle *h;
-	int ret;
-
-	memcpy(&in, fuse_arg(r), sizeof(in));
-	/* node is NULL when the guest already forgot it: the handle still goes */
-	h = dir_handle(r, in.fh, r->in.nodeid);
-	if (h == NULL)
-		return EBADF;
-	fuse_handle_put(r->srv, h);
-	ret = fuse_handle_release(r->srv, in.fh, true);
-	if (ret)
-		return ret;
-	return fuse_reply(r, NULL, 0);
+	return fuse_release_common(r, true);
 }
 
 int fuse_op_fsyncdir(struct fuse_req *r, struct fuse_inode *node)
 {
-	struct fuse_fsync_in in;
-	struct fuse_handle *h;
-	int ret;
-
-	memcpy(&in, fuse_arg(r), sizeof(in));
-	h = dir_handle(r, in.fh, node->nodeid);
-	if (h == NULL)
-		return EBADF;
-	ret = (in.fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(h->fd) : fsync(h->fd);
-	ret = ret < 0 ? errno : 0;
-	fuse_handle_put(r->srv, h);
-	if (ret)
-		return ret;
-	return fuse_reply(r, NULL, 0);
+	return fuse_fsync_common(r, node, true);
 }

@@ -28,15 +28,24 @@
 /* Where WRITE's data starts in the request. */
 #define WRITE_DATA_OFF (sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in))
 
-/* The file handle fh if it belongs to nodeid, with a reference; else NULL. */
-static struct fuse_handle *file_handle(struct fuse_req *r, uint64_t fh, uint64_t nodeid)
+int fuse_handle_of(struct fuse_req *r, uint64_t fh, uint64_t nodeid, bool dir,
+		   struct fuse_handle **out)
 {
-	struct fuse_handle *h = fuse_handle_get(r->srv, fh, false);
+	struct fuse_handle *h = fuse_handle_get(r->srv, fh, dir);
 
 	if (h && h->nodeid != nodeid) {
 		fuse_handle_put(r->srv, h);
-		return NULL;
+		h = NULL;
 	}
+	*out = h;
+	return h ? 0 : EBADF;
+}
+
+static struct fuse_handle *file_handle(struct fuse_req *r, uint64_t fh, uint64_t nodeid)
+{
+	struct fuse_handle *h;
+
+	fuse_handle_of(r, fh, nodeid, false, &h);
 	return h;
 }
 
@@ -236,23 +245,28 @@ int fuse_op_write(struct fuse_req *r, struct fuse_inode *node)
 	return ret;
 }
 
-int fuse_op_release(struct fuse_req *r, struct fuse_inode *node)
+int fuse_release_common(struct fuse_req *r, bool dir)
 {
 	struct fuse_release_in in;
 	struct fuse_handle *h;
 	int ret;
 
 	memcpy(&in, fuse_arg(r), sizeof(in));
-	/* node is NULL when the guest already forgot it: the handle still goes */
-	h = file_handle(r, in.fh, r->in.nodeid);
-	if (h == NULL)
-		return EBADF;
+	/* by r->in.nodeid: the guest may have forgotten the node already */
+	ret = fuse_handle_of(r, in.fh, r->in.nodeid, dir, &h);
+	if (ret)
+		return ret;
 	fuse_handle_put(r->srv, h);
 	/* the fd closes here, or when the last request using it ends */
-	ret = fuse_handle_release(r->srv, in.fh, false);
+	ret = fuse_handle_release(r->srv, in.fh, dir);
 	if (ret)
 		return ret;
 	return fuse_reply(r, NULL, 0);
+}
+
+int fuse_op_release(struct fuse_req *r, struct fuse_inode *node)
+{
+	return fuse_release_common(r, false);
 }
 
 /* Nothing is buffered here: the close that matters happens at RELEASE. */
@@ -269,22 +283,27 @@ int fuse_op_flush(struct fuse_req *r, struct fuse_inode *node)
 	return fuse_reply(r, NULL, 0);
 }
 
-int fuse_op_fsync(struct fuse_req *r, struct fuse_inode *node)
+int fuse_fsync_common(struct fuse_req *r, struct fuse_inode *node, bool dir)
 {
 	struct fuse_fsync_in in;
 	struct fuse_handle *h;
 	int ret;
 
 	memcpy(&in, fuse_arg(r), sizeof(in));
-	h = file_handle(r, in.fh, node->nodeid);
-	if (h == NULL)
-		return EBADF;
+	ret = fuse_handle_of(r, in.fh, node->nodeid, dir, &h);
+	if (ret)
+		return ret;
 	ret = (in.fsync_flags & FUSE_FSYNC_FDATASYNC) ? fdatasync(h->fd) : fsync(h->fd);
 	ret = ret < 0 ? errno : 0;
 	fuse_handle_put(r->srv, h);
 	if (ret)
 		return ret;
 	return fuse_reply(r, NULL, 0);
+}
+
+int fuse_op_fsync(struct fuse_req *r, struct fuse_inode *node)
+{
+	return fuse_fsync_common(r, node, false);
 }
 
 int fuse_op_fallocate(struct fuse_req *r, struct fuse_inode *node)

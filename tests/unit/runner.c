@@ -1,5 +1,6 @@
 /* Runs the registered unit tests, each in a child process with a time limit,
  * and prints TAP.  Arguments select tests whose file or name contains them. */
+#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,20 @@
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
+
+int unit_count_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (dir == NULL)
+		unit_fail(__FILE__, __LINE__, "opendir /proc/self/fd");
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n - 1; /* not the one opendir used */
+}
 
 #define TEST_TIMEOUT_S 60
 

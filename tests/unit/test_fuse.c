@@ -65,19 +65,6 @@ static void put_str(struct args *a, const char *s)
 
 /* ---- host side ------------------------------------------------------------ */
 
-static int count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	CHECK(dir != NULL);
-	while ((e = readdir(dir)))
-		n += e->d_name[0] != '.';
-	closedir(dir);
-	return n;
-}
-
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -788,7 +775,7 @@ TEST(fuse_readdir_many)
 		host_write(host_path(&f, name), "");
 	}
 	fsrv_open(&f, false);
-	before = count_fds();
+	before = unit_count_fds();
 
 	for (int plus = 0; plus < 2; plus++) {
 		for (uint32_t size = 4096; size <= 65536; size *= 16) {
@@ -803,7 +790,7 @@ TEST(fuse_readdir_many)
 		}
 	}
 	/* every lookup readdirplus counted was forgotten */
-	CHECK_INT(count_fds(), ==, before);
+	CHECK_INT(unit_count_fds(), ==, before);
 	free(l);
 	fsrv_close(&f);
 }
@@ -838,8 +825,8 @@ TEST(fuse_readdir_while_creating)
 		char name[32];
 
 		CHECK_INT(l->calls++, <, 100);
-		CHECK_INT(call(&f, FUSE_READDIR, ROOT, &in, sizeof(in), buf, sizeof(buf), &got),
-			  ==, 0);
+		CHECK_INT(call(&f, FUSE_READDIR, ROOT, &in, sizeof(in), buf, sizeof(buf), &got), ==,
+			  0);
 		if (got == 0)
 			break;
 		off = parse_dirents(l, buf, got, false, off); /* fails on a name seen twice */
@@ -1858,7 +1845,7 @@ TEST(fuse_no_fd_leaks)
 	struct fsrv f;
 	int before, live;
 
-	before = count_fds();
+	before = unit_count_fds();
 	fsrv_tree(&f);
 	CHECK_INT(mkdir(host_path(&f, "d"), 0755), ==, 0);
 	for (int i = 0; i < 100; i++) {
@@ -1868,7 +1855,7 @@ TEST(fuse_no_fd_leaks)
 		host_write(host_path(&f, name), "data");
 	}
 	fsrv_open(&f, false);
-	live = count_fds();
+	live = unit_count_fds();
 
 	for (int round = 0; round < 3; round++) {
 		uint64_t d = node_of(&f, ROOT, "d");
@@ -1894,7 +1881,7 @@ TEST(fuse_no_fd_leaks)
 		}
 		CHECK(lookup(&f, d, "missing", NULL) < 0);
 		forget(&f, d, 1);
-		CHECK_INT(count_fds(), ==, live);
+		CHECK_INT(unit_count_fds(), ==, live);
 	}
 
 	/* a handle released after its node was forgotten still closes: the
@@ -1909,7 +1896,7 @@ TEST(fuse_no_fd_leaks)
 		forget(&f, d, 1);
 		CHECK_INT(do_release(&f, FUSE_RELEASE, n, fh), ==, 0);
 		CHECK_INT(do_release(&f, FUSE_RELEASEDIR, d, dfh), ==, 0);
-		CHECK_INT(count_fds(), ==, live);
+		CHECK_INT(unit_count_fds(), ==, live);
 	}
 
 	/* what the guest never gave back goes with the server */
@@ -1921,13 +1908,13 @@ TEST(fuse_no_fd_leaks)
 		CHECK_INT(do_open(&f, node_of(&f, node_of(&f, ROOT, "d"), name), O_RDONLY, &fh), ==,
 			  0);
 	}
-	CHECK_INT(count_fds(), >, live);
+	CHECK_INT(unit_count_fds(), >, live);
 	fuse_server_reset(f.s);
-	CHECK_INT(count_fds(), ==, live);
+	CHECK_INT(unit_count_fds(), ==, live);
 	fs_init(&f);
 	CHECK_INT(do_open(&f, node_of(&f, node_of(&f, ROOT, "d"), "f1"), O_RDONLY, NULL), ==, 0);
 	fsrv_close(&f);
-	CHECK_INT(count_fds(), ==, before);
+	CHECK_INT(unit_count_fds(), ==, before);
 }
 
 /* ---- concurrency ---------------------------------------------------------- */
@@ -1998,7 +1985,7 @@ TEST(fuse_concurrent_requests)
 	host_write(host_path(&f, "a"), "aaaa");
 	host_write(host_path(&f, "b"), "bbbb");
 	fsrv_open(&f, false);
-	live = count_fds();
+	live = unit_count_fds();
 	for (int i = 0; i < CONC_THREADS; i++) {
 		c[i] = (struct conc){.s = f.s, .id = i};
 		CHECK_INT(pthread_create(&th[i], NULL, conc_thread, &c[i]), ==, 0);
@@ -2008,7 +1995,7 @@ TEST(fuse_concurrent_requests)
 	CHECK_INT(getattr(&f, ROOT, NULL), ==, 0);
 	/* a reset drops whatever the threads left behind */
 	fuse_server_reset(f.s);
-	CHECK_INT(count_fds(), ==, live);
+	CHECK_INT(unit_count_fds(), ==, live);
 	fsrv_close(&f);
 }
 
@@ -2224,7 +2211,7 @@ TEST(virtio_fs_workers)
 	struct vrig r;
 	uint16_t heads[VQ_SIZE];
 	uint32_t id, len;
-	int before = count_fds();
+	int before = unit_count_fds();
 
 	vrig_init(&r, true);
 	vrig_setup(&r);
@@ -2278,7 +2265,7 @@ TEST(virtio_fs_workers)
 		vpost(&r, 1, i, FUSE_LOOKUP, ROOT, "f", 2, 4096);
 	vkick(&r, 1);
 	vrig_release(&r);
-	CHECK_INT(count_fds(), ==, before);
+	CHECK_INT(unit_count_fds(), ==, before);
 }
 
 TEST(virtio_fs_create_checks)

@@ -62,19 +62,6 @@ struct gconn {
 	int hfd; /* the host's end */
 };
 
-static int count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	CHECK(dir != NULL);
-	while ((e = readdir(dir)))
-		n += e->d_name[0] != '.';
-	closedir(dir);
-	return n;
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -121,7 +108,7 @@ static void rig_init(struct rig *r)
 	mv_error_t err = {0};
 
 	memset(r, 0, sizeof(*r));
-	r->fds = count_fds();
+	r->fds = unit_count_fds();
 	strcpy(r->dir, "/tmp/mvrun-vsock-XXXXXX");
 	CHECK(mkdtemp(r->dir) != NULL);
 	snprintf(r->path, sizeof(r->path), "%s/v.sock", r->dir);
@@ -159,7 +146,7 @@ static void rig_release(struct rig *r)
 	ev_loop_release(&r->loop);
 	tvm_release(&r->t);
 	remove_dir(r->dir);
-	CHECK_INT(count_fds(), ==, r->fds);
+	CHECK_INT(unit_count_fds(), ==, r->fds);
 }
 
 static bool needs_reset(struct rig *r)
@@ -518,7 +505,7 @@ TEST(vsock_create_refuses_bad_arguments)
 	struct virtio_dev d, plain;
 	mv_error_t err = {0};
 	char dir[] = "/tmp/mvrun-vsock-XXXXXX", path[300], *msg;
-	int fds = count_fds();
+	int fds = unit_count_fds();
 
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/v.sock", dir);
@@ -564,7 +551,7 @@ TEST(vsock_create_refuses_bad_arguments)
 	ev_loop_release(&loop);
 	tvm_release(&t);
 	CHECK_INT(rmdir(dir), ==, 0);
-	CHECK_INT(count_fds(), ==, fds);
+	CHECK_INT(unit_count_fds(), ==, fds);
 }
 
 TEST(vsock_host_connect_handshake)

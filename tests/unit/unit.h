@@ -17,6 +17,8 @@ struct unit_test {
 void unit_register(struct unit_test *t);
 void unit_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 3, 4)));
+/* The process's open fds, for leak checks. */
+int unit_count_fds(void);
 
 #define TEST(name_)                                                                                \
 	static void test_##name_(void);                                                            \
