@@ -101,7 +101,7 @@ struct mv_msg_run {
 #define MV_MOUNT_FILE (1u << 0)
 
 struct mv_msg_mount {
-	uint64_t flags;   /* MS_* flags for mount(2): MS_RDONLY, MS_BIND, MS_REC, MS_NOSUID... */
+	uint64_t flags;	  /* MS_* flags for mount(2): MS_RDONLY, MS_BIND, MS_REC, MS_NOSUID... */
 	uint32_t options; /* MV_MOUNT_* */
 	uint32_t reserved;
 	/* followed by NUL-terminated strings: source, target, fstype, data */

@@ -34,6 +34,7 @@ struct session {
 	char dir[64];	 /* private directory for the sockets */
 	char vsock[128]; /* the hybrid vsock socket */
 	char ready[140]; /* <vsock>_1024 */
+	int tmp_fd;	 /* the directory dir is in (O_PATH): dir is removed through it */
 	struct agent_addr addr;
 	struct vm *vm;
 	int console_fd, ready_fd, sig_fd, ctl;
@@ -70,6 +71,11 @@ static int make_dir(struct session *s, mv_error_t *err)
 		 tmp && *tmp && strlen(tmp) < 40 ? tmp : "/tmp");
 	if (mkdtemp(s->dir) == NULL)
 		return mv_error(err, errno, "create a directory in `%s`", s->dir);
+	/* In the sandbox dir is a mount point, which rmdir refuses: the
+	 * directory is removed through its parent, opened now. */
+	*strrchr(s->dir, '/') = '\0';
+	s->tmp_fd = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	s->dir[strlen(s->dir)] = '/';
 	snprintf(s->vsock, sizeof(s->vsock), "%s/vsock.sock", s->dir);
 	snprintf(s->ready, sizeof(s->ready), "%s_%u", s->vsock, MV_PORT_READY);
 	s->addr.uds_path = s->vsock;
@@ -129,7 +135,8 @@ static int enter_sandbox(struct session *s, const struct vm_config *cfg, mv_erro
 			paths[n++] = (struct sandbox_path){fixed[i], i == 0 || i == 3};
 	for (unsigned i = 0; i < cfg->nshares; i++)
 		if (access(cfg->shares[i].path, F_OK) == 0)
-			paths[n++] = (struct sandbox_path){cfg->shares[i].path, !cfg->shares[i].readonly};
+			paths[n++] =
+			    (struct sandbox_path){cfg->shares[i].path, !cfg->shares[i].readonly};
 	return sandbox_enter(s->dir, paths, n, err);
 }
 
@@ -340,7 +347,8 @@ static int mount_root(struct session *s, mv_error_t *err)
 	    mount_in_root(s, MS_NOSUID, "devtmpfs", "/dev", "devtmpfs", "mode=0755", err) < 0 ||
 	    mount_in_root(s, MS_NOSUID | MS_NOEXEC, "devpts", "/dev/pts", "devpts",
 			  "newinstance,ptmxmode=0666,mode=0620", err) < 0 ||
-	    mount_in_root(s, MS_NOSUID | MS_NODEV, "shm", "/dev/shm", "tmpfs", "mode=1777", err) < 0)
+	    mount_in_root(s, MS_NOSUID | MS_NODEV, "shm", "/dev/shm", "tmpfs", "mode=1777", err) <
+		0)
 		return mv_error_wrap(err, "set up the root");
 	for (unsigned i = 0; i < s->o->nvolumes; i++)
 		if (mount_volume(s, i, err) < 0)
@@ -529,8 +537,11 @@ static void session_release(struct session *s)
 		unlink(s->ready);
 		unlink(s->vsock);
 		rmdir_sandbox(s->dir);
-		rmdir(s->dir);
+		if (s->tmp_fd < 0 ||
+		    unlinkat(s->tmp_fd, strrchr(s->dir, '/') + 1, AT_REMOVEDIR) < 0)
+			rmdir(s->dir);
 	}
+	close_fd(&s->tmp_fd);
 }
 
 int runtime_vm_run(const struct vm_run_opts *o, int *status, mv_error_t *err)
@@ -541,6 +552,7 @@ int runtime_vm_run(const struct vm_run_opts *o, int *status, mv_error_t *err)
 	    .ready_fd = -1,
 	    .sig_fd = -1,
 	    .ctl = -1,
+	    .tmp_fd = -1,
 	    .in = -1,
 	    .out = -1,
 	    .errs = -1,

@@ -19,7 +19,7 @@ struct vm_run_times {
 
 /* A host directory (or single file) the command sees at `guest_path`. */
 struct vm_run_volume {
-	const char *host_path; /* absolute */
+	const char *host_path;	/* absolute */
 	const char *guest_path; /* absolute, in the command's root */
 	bool readonly;
 };

@@ -380,7 +380,7 @@ void fuse_tables_clear(struct fuse_server *s)
 	pthread_mutex_lock(&s->lock);
 	drain(s, &s->handles, drop_handle);
 	drain(s, &s->by_id, drop_inode);
-	if (root) { /* the root is the only one left in by_key */
+	if (root) {				   /* the root is the only one left in by_key */
 		hmap_add(&s->by_id, &root->by_id); /* cannot grow: the table is empty */
 		root->nlookup = 1;
 	}

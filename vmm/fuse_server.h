@@ -20,8 +20,7 @@ struct fuse_server;
 /* Serve `path`: a directory, or a regular file that then appears alone in
  * an otherwise empty root directory.  Opens /proc/self/fd once, so the
  * server keeps working after the process changes its root. */
-int fuse_server_create(struct fuse_server **out, const char *path, bool readonly,
-		       mv_error_t *err);
+int fuse_server_create(struct fuse_server **out, const char *path, bool readonly, mv_error_t *err);
 /* Close every fd; no fuse_server_handle() may be running. */
 void fuse_server_destroy(struct fuse_server *s);
 
