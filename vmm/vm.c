@@ -1,6 +1,19 @@
 /* The VM object: builds the machine, runs one thread per vCPU (its loop is
- * one switch on the exit reason) and one event-loop thread, and ends the VM
- * on guest power-off, reset, or failure. */
+ * one switch on the exit reason) and one event-loop thread, pauses and
+ * resumes the vCPUs, and ends the VM on guest power-off, reset, or failure.
+ *
+ * Getting a vCPU thread out of KVM_RUN (vm_stop, vm_pause): the requester
+ * first publishes why (`stopping`, the pause gate's `requested`), then sets
+ * the vCPU's immediate_exit and sends it SIG_VCPU_KICK.  The signal is
+ * unblocked in vCPU threads at all times (a kick outside KVM_RUN just runs
+ * the empty handler), so the thread is either in KVM_RUN, which the signal
+ * interrupts, or about to enter it, which immediate_exit makes return -EINTR
+ * at once.  The vCPU clears immediate_exit only right after such an -EINTR
+ * and before it looks at the flags again; with every one of these accesses
+ * sequentially consistent, a requester's immediate_exit = 1 either follows
+ * the clear (and survives it) or its flag is seen by the look that follows
+ * the clear.  No request is lost and no vCPU spins on a stale
+ * immediate_exit. */
 #include "vmm/vm.h"
 
 #include <errno.h>
@@ -25,6 +38,7 @@
 #include "vmm/layout.h"
 #include "vmm/log.h"
 #include "vmm/memory.h"
+#include "vmm/pause.h"
 #include "vmm/serial.h"
 #include "vmm/x86/acpi.h"
 #include "vmm/x86/boot.h"
@@ -67,7 +81,8 @@ struct vm {
 	int end_fd;
 	int end_reason; /* enum vm_end, set once */
 	char end_detail[256];
-	bool stopping;
+	bool stopping; /* seq_cst: see the top of the file */
+	struct pause_gate pause;
 	uint64_t first_entry_ns;
 };
 
@@ -100,16 +115,76 @@ static void vm_end(struct vm *vm, enum vm_end reason, const char *fmt, ...)
 	vm_stop(vm);
 }
 
-void vm_stop(struct vm *vm)
+/* Make every vCPU leave KVM_RUN soon and look at its flags. */
+static void kick_vcpus(struct vm *vm)
 {
-	__atomic_store_n(&vm->stopping, true, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < vm->cfg.cpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		if (v->run)
-			__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
+			__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		if (v->started && !pthread_equal(v->thread, pthread_self()))
 			pthread_kill(v->thread, SIG_VCPU_KICK);
 	}
+}
+
+void vm_stop(struct vm *vm)
+{
+	__atomic_store_n(&vm->stopping, true, __ATOMIC_SEQ_CST);
+	kick_vcpus(vm);
+	pause_gate_stop(&vm->pause); /* parked vCPUs wake up, see `stopping` and exit */
+}
+
+/* ---- pause and resume -------------------------------------------------------- */
+
+static unsigned started_vcpus(struct vm *vm)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->cfg.cpus; i++)
+		n += vm->vcpus[i].started;
+	return n;
+}
+
+int vm_pause(struct vm *vm, mv_error_t *err)
+{
+	int ret = pause_gate_request(&vm->pause);
+
+	if (ret == 0) {
+		kick_vcpus(vm);
+		ret = pause_gate_wait(&vm->pause, started_vcpus(vm));
+	}
+	if (ret == -EAGAIN)
+		return mv_error(err, EAGAIN, "the VM was resumed while it was being paused");
+	if (ret < 0)
+		return mv_error(err, EINVAL, "the VM is not running");
+	return 0;
+}
+
+int vm_resume(struct vm *vm, mv_error_t *err)
+{
+	/* Parked vCPUs wake up with immediate_exit still set: their first
+	 * KVM_RUN returns -EINTR and clears it. */
+	if (pause_gate_resume(&vm->pause) < 0)
+		return mv_error(err, EINVAL, "the VM is not running");
+	return 0;
+}
+
+bool vm_paused(struct vm *vm)
+{
+	return pause_gate_requested(&vm->pause) &&
+	       !__atomic_load_n(&vm->stopping, __ATOMIC_SEQ_CST);
+}
+
+/* Called by the vCPU thread itself, outside KVM_RUN.  The guest's clocks
+ * (kvmclock, TSC) keep following the host's, so after the pause the guest
+ * sees time jump forward by its length, as under Firecracker or QEMU.
+ * KVM_KVMCLOCK_CTRL tells a guest that uses kvmclock that it was stopped by
+ * the host, so its soft-lockup watchdog does not report the jump; it fails
+ * (harmlessly) where the guest has not enabled kvmclock. */
+static void vcpu_park(struct vcpu *v)
+{
+	ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0);
+	pause_gate_park(&v->vm->pause);
 }
 
 /* ---- port I/O: console, ACPI sleep/reset registers, i8042 reset --------- */
@@ -261,10 +336,17 @@ static void *vcpu_thread(void *arg)
 	if (v->index == 0)
 		__atomic_store_n(&v->vm->first_entry_ns, monotonic_ns(), __ATOMIC_RELEASE);
 
-	while (!__atomic_load_n(&v->vm->stopping, __ATOMIC_ACQUIRE)) {
+	while (!__atomic_load_n(&v->vm->stopping, __ATOMIC_SEQ_CST)) {
+		if (pause_gate_requested(&v->vm->pause)) {
+			vcpu_park(v);
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR || errno == EAGAIN) {
+				/* A kick: clear it, then look at the flags. */
+				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;
+			}
 			vm_end(v->vm, VM_END_ERROR, "vCPU %u: KVM_RUN: %s", v->index,
 			       strerror(errno));
 			break;
@@ -476,6 +558,7 @@ int vm_create(struct vm **out, const struct vm_config *cfg, mv_error_t *err)
 	vm = calloc(1, sizeof(*vm));
 	if (vm == NULL)
 		return mv_error(err, ENOMEM, "create the VM");
+	pause_gate_init(&vm->pause);
 	vm->cfg = *cfg;
 	vm->kvm.fd = vm->kvm.vm_fd = -1;
 	vm->loop.epfd = vm->loop.stopfd = -1;
@@ -585,5 +668,6 @@ void vm_destroy(struct vm *vm)
 	guest_mem_release(&vm->mem);
 	if (vm->end_fd >= 0)
 		close(vm->end_fd);
+	pause_gate_release(&vm->pause);
 	free(vm);
 }

@@ -44,8 +44,23 @@ int vm_start(struct vm *vm, mv_error_t *err);
 int vm_end_fd(const struct vm *vm);
 /* Why the VM ended (VM_RUNNING while it runs), with a detail text for errors. */
 enum vm_end vm_end_reason(struct vm *vm, const char **detail);
-/* Stop the vCPUs; idempotent, any thread. */
+/* Stop the vCPUs, paused ones too; idempotent, any thread (it takes a lock:
+ * not from a signal handler). */
 void vm_stop(struct vm *vm);
+/* Stop every vCPU outside KVM_RUN and keep it there; returns once all are
+ * parked, or -1 with EINVAL "the VM is not running" once it has ended (or
+ * EAGAIN where a vm_resume from another thread overtook it).  Idempotent.
+ * Device work (the event loop: virtio-fs, vsock) goes on, so host-side
+ * connections stay open; the guest simply does not run, and sees its clock
+ * jump forward by the pause when it runs again.  Before vm_start it returns
+ * at once and the vCPUs park before their first KVM_RUN.  Not from a vCPU
+ * thread, nor concurrently with vm_start. */
+int vm_pause(struct vm *vm, mv_error_t *err);
+/* Let the vCPUs run again; idempotent (0 when not paused); EINVAL once the
+ * VM has ended. */
+int vm_resume(struct vm *vm, mv_error_t *err);
+/* Paused (or being paused) and not ended. */
+bool vm_paused(struct vm *vm);
 /* Stop, join every thread, release everything. */
 void vm_destroy(struct vm *vm);
 /* When vCPU 0 first entered the guest (CLOCK_MONOTONIC ns), 0 before. */
