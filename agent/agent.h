@@ -16,6 +16,7 @@
 
 #include "agent/protocol.h"
 #include "agent/run_msg.h"
+#include "oci/config.h"
 #include "runtime/error.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -44,6 +45,7 @@ struct agent {
 	struct proc *procs;
 	unsigned nprocs;
 	uint64_t next_proc_id;
+	struct container *container; /* CONTAINER: at most one per VM; NULL before */
 };
 
 /* agent.c */
@@ -115,6 +117,7 @@ struct stream {
 	bool src_eof;	   /* nothing more comes from the source */
 	bool draining;	   /* the process was reaped: read only drain_left more */
 	size_t drain_left; /* bytes in the pipe when the process was reaped */
+	bool pty;	   /* pipe is a pty master: its end of file is EIO */
 };
 
 void stream_init(struct stream *s, struct proc *p, uint32_t kind);
@@ -136,11 +139,21 @@ enum proc_state {
 	PROC_REAPED,  /* waited for; forwarding the rest of its output */
 };
 
-/* What the child writes to exec_report when it cannot run the program. */
+/* What the child writes to exec_report: PREPARED (MV_EXEC_DEFER), or why
+ * it cannot run the program, then exits.  A header and len bytes of text
+ * (the error message; none: the agent words it from the stage), written
+ * with one write(2) of at most PIPE_BUF bytes, so the agent never sees
+ * half of one. */
 struct exec_failure {
+	uint32_t kind; /* REPORT_* */
 	int32_t err;
 	uint32_t stage; /* enum exec_stage */
+	uint32_t len;	/* text bytes that follow, at most REPORT_TEXT_MAX */
 };
+
+#define REPORT_FAILED	1
+#define REPORT_PREPARED 2
+#define REPORT_TEXT_MAX 2048
 
 enum exec_stage {
 	STAGE_STDIO,
@@ -151,6 +164,7 @@ enum exec_stage {
 	STAGE_SETUID,
 	STAGE_CHDIR,
 	STAGE_EXEC,
+	STAGE_CONTAINER, /* EXEC: namespaces, rootfs, hooks, the process's settings */
 };
 
 #define AGENT_MAX_PROCS 4096
@@ -165,15 +179,24 @@ struct proc {
 	bool start_reported;	  /* STARTED sent, or the failure recorded */
 	bool exec_failed;
 	struct exec_failure failure;
-	void *payload; /* the RUN payload run points into */
-	struct run_msg run;
+	char *failure_text;	  /* from the child's report; NULL: word it from the stage */
+	uint32_t flags;		  /* the streams (MV_RUN_STDIN...) and MV_EXEC_* */
+	void *payload;		  /* RUN: the payload run points into */
+	struct run_msg run;	  /* RUN */
+	struct oci_process *oci;  /* EXEC: the process; NULL for RUN */
+	bool in_container;	  /* EXEC: killed when the container's init ends */
+	int start_fd;		  /* MV_EXEC_DEFER: write a byte to let it exec; else -1 */
+	int pty_master;		  /* process.terminal: for RESIZE; else -1 */
 	struct stream streams[3]; /* stdin, stdout, stderr */
 	struct proc *next;
 };
 
 /* CONTROL requests */
 void proc_run(struct agent *a, struct conn *ctl, void *payload, uint32_t len);
+void proc_exec(struct agent *a, struct conn *ctl, const void *payload, uint32_t len);
 void proc_signal(struct agent *a, struct conn *ctl, const void *payload, uint32_t len);
+void proc_start_request(struct agent *a, struct conn *ctl, const void *payload, uint32_t len);
+void proc_resize(struct agent *a, struct conn *ctl, const void *payload, uint32_t len);
 /* HELLO for a stream: returns 0 once the connection belongs to the process
  * (after queueing OK on it), -1 with err when it does not. */
 int proc_attach(struct agent *a, int fd, const struct mv_msg_hello *hello, mv_error_t *err);
@@ -185,10 +208,66 @@ void proc_reap(struct agent *a);
 void proc_check_done(struct agent *a, struct proc *p);
 /* Poweroff: SIGKILL every process still running. */
 void proc_kill_all(struct agent *a);
+/* SIGKILL the process and its process group. */
+void proc_kill(struct proc *p);
 
 /* child.c: runs in the forked child, never returns. */
 __attribute__((noreturn)) void child_exec(const struct run_msg *run, const int stdio[3],
 					  int report_fd);
 char *exec_failure_message(const struct proc *p);
+
+/* What an EXEC's child needs: everything is the agent's copy, read-only. */
+struct child_args {
+	const struct oci_process *process;
+	const struct oci_config *config;
+	bool init;	/* MV_EXEC_INIT: namespaces from the config, the rootfs */
+	pid_t init_pid; /* else: join the namespaces of this process */
+	int stdio[3];	/* the pipes, -1 for /dev/null (no terminal) */
+	int tty_slave;	/* process.terminal: the pty's slave; else -1 */
+	int report_fd;	/* the exec report pipe */
+	int start_fd;	/* MV_EXEC_DEFER: read a byte before exec; else -1 */
+	int sync_fd;	/* a new user namespace: read a byte once it is mapped; else -1 */
+	uint64_t proc_id;
+};
+
+/* The EXEC child, after the agent's clone(): never returns. */
+__attribute__((noreturn)) void child_container(const struct child_args *c);
+/* Report a failure on the exec report pipe and _exit (127 for ENOENT at
+ * STAGE_EXEC, else 126). */
+__attribute__((noreturn)) void child_report_failure(int report_fd, enum exec_stage stage,
+						    const mv_error_t *err);
+
+/* ---- the container: container.c, rootfs.c ---- */
+
+struct container {
+	struct oci_config *config;
+	struct proc *init; /* the running init; NULL before and after */
+	pid_t init_pid;	   /* 0 until the init was forked */
+	bool init_ended;   /* the init was reaped (or failed to start) */
+	bool own_pid_ns;   /* the init has a pid namespace of its own */
+	dev_t pid_ns_dev;  /* that namespace, for MV_SIGNAL_ALL */
+	ino_t pid_ns_ino;
+};
+
+/* CONTAINER request. */
+void container_request(struct agent *a, struct conn *ctl, const void *payload, uint32_t len);
+/* Can an EXEC with these flags run now?  0, or -1 with err. */
+int container_check_exec(struct agent *a, uint32_t flags, mv_error_t *err);
+/* Fork the EXEC's child into the container (new namespaces for the init,
+ * the init's for the others).  Returns the pid in the agent's namespace. */
+pid_t container_fork(struct agent *a, struct proc *p, struct child_args *c, mv_error_t *err);
+/* The process p (an EXEC) was reaped. */
+void container_proc_reaped(struct agent *a, struct proc *p);
+/* SIGNAL with MV_SIGNAL_ALL. */
+int container_signal_all(struct agent *a, int signo, mv_error_t *err);
+
+/* rootfs.c, in the init's child: the mounts, /dev, pivot_root, masked
+ * and read-only paths, sysctl, hostname; createContainer hooks run
+ * before pivot_root with state on their stdin.  tty_slave: bound on
+ * /dev/console when >= 0. */
+int rootfs_setup(const struct oci_config *config, int tty_slave, const char *state,
+		 mv_error_t *err);
+/* Run hooks in order; the first that fails fails it all (its path in err). */
+int hooks_run(const struct oci_hook *hooks, size_t n, const char *state, mv_error_t *err);
 
 #endif

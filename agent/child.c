@@ -6,23 +6,44 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "agent/oci_apply.h"
+#include "agent/pty.h"
+#include "runtime/cleanup.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-__attribute__((noreturn)) static void child_fail(int report_fd, enum exec_stage stage)
+void child_report_failure(int report_fd, enum exec_stage stage, const mv_error_t *err)
 {
-	struct exec_failure f = {.err = errno, .stage = stage};
+	char buf[sizeof(struct exec_failure) + REPORT_TEXT_MAX];
+	struct exec_failure f = {.kind = REPORT_FAILED, .err = err->err, .stage = stage};
+	size_t n = err->msg ? strnlen(err->msg, REPORT_TEXT_MAX) : 0;
 	int code = stage == STAGE_EXEC && f.err == ENOENT ? MV_EXIT_NOT_FOUND : MV_EXIT_CANNOT_RUN;
 
-	if (write(report_fd, &f, sizeof(f)) < 0) {
+	f.len = (uint32_t)n;
+	memcpy(buf, &f, sizeof(f));
+	if (n)
+		memcpy(buf + sizeof(f), err->msg, n);
+	/* one write of at most PIPE_BUF bytes: the agent reads it whole */
+	if (write(report_fd, buf, sizeof(f) + n) < 0) {
 		/* the agent then sees EOF and the exit status says the rest */
 	}
 	_exit(code);
+}
+
+/* RUN: the agent words the message from the stage. */
+__attribute__((noreturn)) static void child_fail(int report_fd, enum exec_stage stage)
+{
+	mv_error_t err = {.err = errno};
+
+	child_report_failure(report_fd, stage, &err);
 }
 
 /* The agent blocks SIGCHLD for its signalfd and ignores SIGPIPE; both
@@ -130,4 +151,178 @@ char *exec_failure_message(const struct proc *p)
 		n = asprintf(&s, "set up stdin, stdout and stderr");
 	}
 	return n < 0 ? NULL : s;
+}
+
+/* ---- EXEC: a process of the container ---- */
+
+/* Join the namespaces of the init: user first (the others belong to it),
+ * mount last (it changes the root and cwd); pid was the agent's part. */
+static int join_namespaces(pid_t init, mv_error_t *err)
+{
+	static const char *const order[] = {"user", "ipc", "uts", "net", "cgroup", "mnt"};
+	int fds[6];
+	int ret = 0;
+
+	for (int i = 0; i < 6; i++) {
+		char path[64], own[64];
+		struct stat a, b;
+
+		fds[i] = -1;
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)init, order[i]);
+		snprintf(own, sizeof(own), "/proc/self/ns/%s", order[i]);
+		if (stat(path, &a) < 0 || stat(own, &b) < 0)
+			continue; /* a kernel without that kind */
+		if (a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+			fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	for (int i = 0; i < 6; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (ret == 0 && setns(fds[i], 0) < 0)
+			ret = mv_error(err, errno, "join the container's %s namespace", order[i]);
+		close(fds[i]);
+	}
+	return ret;
+}
+
+/* The config's namespaces with a path (the new ones came with clone);
+ * pid was the agent's part. */
+static int enter_ns_paths(const struct oci_config *c, mv_error_t *err)
+{
+	static const char *const order[] = {"user", "ipc", "uts", "network", "cgroup", "mount"};
+
+	for (size_t k = 0; k < 6; k++) {
+		for (size_t i = 0; c->linux_ && i < c->linux_->n_namespaces; i++) {
+			const struct oci_namespace *ns = &c->linux_->namespaces[i];
+			cleanup_close int fd = -1;
+
+			if (ns->path == NULL || strcmp(ns->type, order[k]) != 0)
+				continue;
+			fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || setns(fd, 0) < 0)
+				return mv_error(err, errno, "enter the namespace `%s`", ns->path);
+		}
+	}
+	return 0;
+}
+
+static int wait_byte(int fd)
+{
+	char b;
+	ssize_t n;
+
+	while ((n = read(fd, &b, 1)) < 0 && errno == EINTR)
+		;
+	return n == 1 ? 0 : -1;
+}
+
+static int container_stdio(const struct child_args *c, mv_error_t *err)
+{
+	if (c->tty_slave < 0) {
+		if (setup_stdio(c->stdio) < 0 || setsid() < 0)
+			return mv_error(err, errno, "set up stdin, stdout and stderr");
+		return 0;
+	}
+	if (setsid() < 0)
+		return mv_error(err, errno, "setsid");
+	if (pty_attach(c->tty_slave, err) < 0)
+		return -1;
+	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+	return 0;
+}
+
+/* The state a hook reads on its stdin.  The guest knows neither the
+ * container's id nor its bundle: they are empty. */
+static void hook_state(const struct oci_config *cfg, const char *status, char *buf, size_t n)
+{
+	const char *v = cfg->oci_version;
+
+	if (strpbrk(v, "\"\\") || strlen(v) > 64)
+		v = "1.0.0";
+	snprintf(buf, n,
+		 "{\"ociVersion\":\"%s\",\"id\":\"\",\"status\":\"%s\",\"pid\":%d,"
+		 "\"bundle\":\"\"}",
+		 v, status, (int)getpid());
+}
+
+static int init_setup(const struct child_args *c, mv_error_t *err)
+{
+	char state[256];
+
+	hook_state(c->config, "creating", state, sizeof(state));
+	if (enter_ns_paths(c->config, err) < 0 ||
+	    rootfs_setup(c->config, c->tty_slave >= 0 ? STDIN_FILENO : -1, state, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* cwd: the init creates it when missing, as runc does. */
+static int enter_cwd(const struct child_args *c, mv_error_t *err)
+{
+	const char *cwd = c->process->cwd ? c->process->cwd : "/";
+
+	if (c->init && chdir(cwd) < 0 && errno == ENOENT) {
+		char buf[4096];
+
+		snprintf(buf, sizeof(buf), "%s", cwd);
+		for (char *p = buf + 1; *p; p++) {
+			if (*p != '/')
+				continue;
+			*p = '\0';
+			mkdir(buf, 0755);
+			*p = '/';
+		}
+		mkdir(buf, 0755);
+	}
+	if (chdir(cwd) < 0)
+		return mv_error(err, errno, "chdir `%s`", cwd);
+	return 0;
+}
+
+/* MV_EXEC_DEFER: tell the agent, then wait for its START byte. */
+static void wait_for_start(const struct child_args *c)
+{
+	struct exec_failure f = {.kind = REPORT_PREPARED};
+	mv_error_t err = {0};
+
+	if (write(c->report_fd, &f, sizeof(f)) != (ssize_t)sizeof(f) ||
+	    wait_byte(c->start_fd) < 0) {
+		mv_error(&err, ECANCELED, "the agent did not start the process");
+		child_report_failure(c->report_fd, STAGE_CONTAINER, &err);
+	}
+	close(c->start_fd);
+}
+
+void child_container(const struct child_args *c)
+{
+	const struct oci_process *op = c->process;
+	const struct oci_seccomp *seccomp = c->config->linux_ ? c->config->linux_->seccomp : NULL;
+	static char *const no_env[] = {NULL};
+	mv_error_t err = {0};
+	char state[256];
+	char *path;
+
+	reset_signals();
+	if (c->sync_fd >= 0 && wait_byte(c->sync_fd) < 0)
+		_exit(MV_EXIT_CANNOT_RUN); /* the agent failed, and says so */
+	if (container_stdio(c, &err) < 0)
+		child_report_failure(c->report_fd, STAGE_STDIO, &err);
+	if ((c->init ? init_setup(c, &err) : join_namespaces(c->init_pid, &err)) < 0)
+		child_report_failure(c->report_fd, STAGE_CONTAINER, &err);
+	if (enter_cwd(c, &err) < 0)
+		child_report_failure(c->report_fd, STAGE_CHDIR, &err);
+	path = oci_find_executable(op->args.v[0], &op->env, &err);
+	if (path == NULL)
+		child_report_failure(c->report_fd, STAGE_EXEC, &err);
+	if (oci_apply_process(op, seccomp, &err) < 0)
+		child_report_failure(c->report_fd, STAGE_CONTAINER, &err);
+	if (c->start_fd >= 0)
+		wait_for_start(c);
+	hook_state(c->config, "created", state, sizeof(state));
+	if (c->init && hooks_run(c->config->hooks.start_container,
+				 c->config->hooks.n_start_container, state, &err) < 0)
+		child_report_failure(c->report_fd, STAGE_CONTAINER, &err);
+	execve(path, op->args.v, op->env.n ? op->env.v : no_env);
+	mv_error(&err, errno, "exec `%s`", op->args.v[0]);
+	child_report_failure(c->report_fd, STAGE_EXEC, &err);
 }

@@ -285,6 +285,18 @@ static void conn_request(struct agent *a, struct conn *c)
 	case MV_MSG_MOUNT:
 		mount_request(a, c, in->payload, in->hdr.len);
 		break;
+	case MV_MSG_CONTAINER:
+		container_request(a, c, in->payload, in->hdr.len);
+		break;
+	case MV_MSG_EXEC:
+		proc_exec(a, c, in->payload, in->hdr.len);
+		break;
+	case MV_MSG_START:
+		proc_start_request(a, c, in->payload, in->hdr.len);
+		break;
+	case MV_MSG_RESIZE:
+		proc_resize(a, c, in->payload, in->hdr.len);
+		break;
 	case MV_MSG_POWEROFF:
 		agent_poweroff(a);
 	case MV_MSG_HELLO:

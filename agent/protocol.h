@@ -15,15 +15,19 @@
  * Integers are little-endian (both sides are x86-64).
  *
  * On a CONTROL connection (docs/protocol.md has the sequences):
- * - each request gets exactly one answer, in order: RUN -> CREATED or
- *   ERROR; SIGNAL -> OK or ERROR; anything else -> ERROR.  POWEROFF gets
- *   none: the connection (and the VM) ending is its answer.
- * - for each process: CREATED; STARTED once the streams asked for are
- *   connected and exec succeeded; EXITED once it was reaped and its
- *   stdout/stderr streams ended.  A process that could not start gets,
- *   instead of STARTED, an ERROR immediately followed by its EXITED (exit
- *   code MV_EXIT_NOT_FOUND or MV_EXIT_CANNOT_RUN).
- * - between CREATED and that STARTED-or-ERROR the host sends no other
+ * - each request gets exactly one answer, in order: RUN, EXEC -> CREATED
+ *   or ERROR; MOUNT, CONTAINER, SIGNAL, START, RESIZE -> OK or ERROR;
+ *   anything else -> ERROR.  POWEROFF gets none: the connection (and the
+ *   VM) ending is its answer.
+ * - for each process: CREATED; with MV_EXEC_DEFER, PREPARED once it is set
+ *   up and waits for START; STARTED once the streams asked for are
+ *   connected (and START came) and exec succeeded; EXITED once it was
+ *   reaped and its stdout/stderr streams ended.  A process that could not
+ *   start gets, instead of PREPARED or STARTED, an ERROR immediately
+ *   followed by its EXITED (exit code MV_EXIT_NOT_FOUND or
+ *   MV_EXIT_CANNOT_RUN).
+ * - between CREATED and that PREPARED/STARTED-or-ERROR, and between a
+ *   START and its process's STARTED-or-ERROR, the host sends no other
  *   request on the connection, so an ERROR is never ambiguous.
  * - closing a CONTROL connection SIGKILLs the processes it ran. */
 #ifndef MV_PROTOCOL_H
@@ -31,7 +35,7 @@
 
 #include <stdint.h>
 
-#define MV_PROTOCOL_VERSION 1
+#define MV_PROTOCOL_VERSION 2
 #define MV_PORT_READY	    1024       /* host side: the agent says it is up */
 #define MV_PORT_AGENT	    1025       /* guest side: the agent listens */
 #define MV_MSG_MAX	    (1u << 20) /* largest payload either side accepts */
@@ -48,6 +52,12 @@ enum mv_msg_type {
 	MV_MSG_EXITED = 9,    /* agent -> host: struct mv_msg_exited */
 	MV_MSG_POWEROFF = 10, /* host -> agent: sync and power the VM off */
 	MV_MSG_MOUNT = 11,    /* host -> agent: struct mv_msg_mount + strings; OK or ERROR (v1) */
+	/* v2: OCI containers */
+	MV_MSG_CONTAINER = 12, /* host -> agent: the config JSON; OK or ERROR */
+	MV_MSG_EXEC = 13,      /* host -> agent: struct mv_msg_exec + process JSON; CREATED */
+	MV_MSG_PREPARED = 14,  /* agent -> host: struct mv_msg_started; waits for START */
+	MV_MSG_START = 15,     /* host -> agent: struct mv_msg_proc; OK or ERROR */
+	MV_MSG_RESIZE = 16,    /* host -> agent: struct mv_msg_resize; OK or ERROR */
 };
 
 struct mv_msg_hdr {
@@ -107,8 +117,29 @@ struct mv_msg_mount {
 	/* followed by NUL-terminated strings: source, target, fstype, data */
 };
 
+/* v2: EXEC runs a process of the container (CONTAINER first) from an OCI
+ * process object (JSON, the rest of the payload).  flags: the MV_RUN_*
+ * streams (with process.terminal: STDIN and STDOUT are the pty, STDOUT is
+ * required and STDERR refused) and: */
+#define MV_EXEC_INIT  (1u << 4) /* the container's first process: namespaces, rootfs */
+#define MV_EXEC_DEFER (1u << 5) /* set up, PREPARED, exec only on START */
+
+struct mv_msg_exec {
+	uint32_t flags; /* MV_RUN_STDIN/STDOUT/STDERR, MV_EXEC_* */
+	uint32_t reserved;
+	/* followed by the process JSON, not NUL-terminated, at least 1 byte */
+};
+
 struct mv_msg_proc {
 	uint64_t proc_id;
+};
+
+/* v2: the window size of a process's terminal; the kernel sends SIGWINCH. */
+struct mv_msg_resize {
+	uint64_t proc_id;
+	uint16_t rows;
+	uint16_t cols;
+	uint32_t reserved;
 };
 
 struct mv_msg_started {
@@ -117,10 +148,14 @@ struct mv_msg_started {
 	uint32_t reserved;
 };
 
+/* v2: SIGNAL flags.  MV_SIGNAL_ALL: every process of the container
+ * (proc_id is ignored), as `kill --all`. */
+#define MV_SIGNAL_ALL (1u << 0)
+
 struct mv_msg_signal {
 	uint64_t proc_id;
 	uint32_t signo;
-	uint32_t reserved;
+	uint32_t flags; /* v2: MV_SIGNAL_*; was reserved (0) in v1 */
 };
 
 struct mv_msg_exited {

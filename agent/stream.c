@@ -5,6 +5,7 @@
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -176,6 +177,14 @@ static void stream_pipe_event(struct agent *a, struct watch *w, uint32_t events)
 	stream_event(a, container_of(w, struct stream, pipe), w);
 }
 
+/* POLLHUP on a pty master: every fd of its slave is closed. */
+static bool pty_slave_closed(int master)
+{
+	struct pollfd p = {.fd = master, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
+}
+
 void stream_process_reaped(struct agent *a, struct stream *s)
 {
 	int avail = 0;
@@ -186,7 +195,11 @@ void stream_process_reaped(struct agent *a, struct stream *s)
 		watch_close(a, &s->pipe);
 		return;
 	}
-	if (s->pipe.fd >= 0 && !s->src_eof) {
+	if (s->pipe.fd >= 0 && !s->src_eof && s->pty && pty_slave_closed(s->pipe.fd)) {
+		/* nobody else holds the terminal: read to its EIO, which the
+		 * kernel gives only after what is in flight on the way from
+		 * the slave (FIONREAD does not count that yet) */
+	} else if (s->pipe.fd >= 0 && !s->src_eof) {
 		if (ioctl(s->pipe.fd, FIONREAD, &avail) < 0 || avail <= 0) {
 			source_ended(a, s);
 		} else {

@@ -149,6 +149,7 @@ static int min_len(uint32_t type)
 	case MV_MSG_CREATED:
 		return sizeof(struct mv_msg_proc);
 	case MV_MSG_STARTED:
+	case MV_MSG_PREPARED:
 		return sizeof(struct mv_msg_started);
 	case MV_MSG_EXITED:
 		return sizeof(struct mv_msg_exited);
@@ -172,7 +173,7 @@ static int decode_event(uint32_t type, const void *p, uint32_t len, struct agent
 		return decode_error(p, len, &ev->error, err);
 	if (type == MV_MSG_CREATED) {
 		ev->proc_id = ((const struct mv_msg_proc *)p)->proc_id;
-	} else if (type == MV_MSG_STARTED) {
+	} else if (type == MV_MSG_STARTED || type == MV_MSG_PREPARED) {
 		const struct mv_msg_started *s = p;
 
 		ev->proc_id = s->proc_id;
@@ -474,6 +475,108 @@ int agent_signal(int ctl, uint64_t proc_id, int signo, mv_error_t *err)
 int agent_poweroff(int ctl, mv_error_t *err)
 {
 	return agent_send(ctl, MV_MSG_POWEROFF, NULL, 0, err);
+}
+
+/* ---- v2: the OCI container ---- */
+
+#define EXEC_FLAGS_KNOWN                                                                           \
+	(MV_RUN_STDIN | MV_RUN_STDOUT | MV_RUN_STDERR | MV_EXEC_INIT | MV_EXEC_DEFER)
+
+int agent_container(int ctl, const char *json, size_t len, mv_error_t *err)
+{
+	struct agent_event ev;
+
+	if (len == 0)
+		return mv_error(err, EINVAL, "CONTAINER: no config");
+	if (len > MV_MSG_MAX)
+		return mv_error(err, E2BIG, "CONTAINER: a config of %zu bytes: the limit is %u",
+				len, MV_MSG_MAX);
+	if (agent_send(ctl, MV_MSG_CONTAINER, json, (uint32_t)len, err) < 0 ||
+	    expect_event(ctl, MV_MSG_OK, &ev, err) < 0)
+		return -1;
+	return 0;
+}
+
+int agent_encode_exec(uint32_t flags, const char *json, size_t len, void **payload,
+		      uint32_t *payload_len, mv_error_t *err)
+{
+	struct mv_msg_exec h = {.flags = flags};
+	char *buf;
+
+	*payload = NULL;
+	if (flags & ~EXEC_FLAGS_KNOWN)
+		return mv_error(err, EINVAL, "EXEC: unknown flags %#x", flags & ~EXEC_FLAGS_KNOWN);
+	if (len == 0)
+		return mv_error(err, EINVAL, "EXEC: no process");
+	if (len > MV_MSG_MAX - sizeof(h))
+		return mv_error(err, E2BIG, "EXEC: a process of %zu bytes: the limit is %zu", len,
+				MV_MSG_MAX - sizeof(h));
+	buf = malloc(sizeof(h) + len);
+	if (buf == NULL)
+		return mv_error(err, ENOMEM, "EXEC of %zu bytes", len);
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), json, len);
+	*payload = buf;
+	*payload_len = (uint32_t)(sizeof(h) + len);
+	return 0;
+}
+
+int agent_exec(int ctl, uint32_t flags, const char *json, size_t len, uint64_t *proc_id,
+	       mv_error_t *err)
+{
+	cleanup_free void *payload = NULL;
+	struct agent_event ev;
+	uint32_t plen;
+
+	if (agent_encode_exec(flags, json, len, &payload, &plen, err) < 0 ||
+	    agent_send(ctl, MV_MSG_EXEC, payload, plen, err) < 0 ||
+	    expect_event(ctl, MV_MSG_CREATED, &ev, err) < 0)
+		return -1;
+	*proc_id = ev.proc_id;
+	return 0;
+}
+
+int agent_wait_prepared(int ctl, uint64_t proc_id, uint32_t *pid, mv_error_t *err)
+{
+	struct agent_event ev;
+
+	if (expect_event(ctl, MV_MSG_PREPARED, &ev, err) < 0)
+		return -1;
+	if (ev.proc_id != proc_id)
+		return mv_error(err, EPROTO, "the agent prepared process %llu, expected %llu",
+				(unsigned long long)ev.proc_id, (unsigned long long)proc_id);
+	*pid = ev.pid;
+	return 0;
+}
+
+int agent_start(int ctl, uint64_t proc_id, mv_error_t *err)
+{
+	struct mv_msg_proc m = {.proc_id = proc_id};
+	struct agent_event ev;
+
+	if (agent_send(ctl, MV_MSG_START, &m, sizeof(m), err) < 0 ||
+	    expect_event(ctl, MV_MSG_OK, &ev, err) < 0)
+		return -1;
+	return 0;
+}
+
+int agent_resize(int ctl, uint64_t proc_id, unsigned rows, unsigned cols, mv_error_t *err)
+{
+	struct mv_msg_resize m = {
+	    .proc_id = proc_id, .rows = (uint16_t)rows, .cols = (uint16_t)cols};
+
+	if (rows == 0 || cols == 0 || rows > UINT16_MAX || cols > UINT16_MAX)
+		return mv_error(err, EINVAL, "RESIZE: %ux%u is not a window size", rows, cols);
+	return agent_send(ctl, MV_MSG_RESIZE, &m, sizeof(m), err);
+}
+
+int agent_signal_all(int ctl, int signo, mv_error_t *err)
+{
+	struct mv_msg_signal m = {.signo = (uint32_t)signo, .flags = MV_SIGNAL_ALL};
+
+	if (signo < 0)
+		return mv_error(err, EINVAL, "signal %d", signo);
+	return agent_send(ctl, MV_MSG_SIGNAL, &m, sizeof(m), err);
 }
 
 /* ---- READY ---- */

@@ -9,6 +9,7 @@
 #define MV_AGENT_CLIENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "agent/protocol.h"
@@ -43,9 +44,9 @@ int agent_recv(int fd, struct mv_msg_hdr *hdr, void **payload, mv_error_t *err);
 
 /* A message from a CONTROL connection, checked and decoded. */
 struct agent_event {
-	uint32_t type;	  /* MV_MSG_OK, ERROR, CREATED, STARTED, EXITED */
-	uint64_t proc_id; /* CREATED, STARTED, EXITED */
-	uint32_t pid;	  /* STARTED: in the guest */
+	uint32_t type;	  /* MV_MSG_OK, ERROR, CREATED, PREPARED, STARTED, EXITED */
+	uint64_t proc_id; /* CREATED, PREPARED, STARTED, EXITED */
+	uint32_t pid;	  /* PREPARED, STARTED: in the guest */
 	int status;	  /* EXITED: the wait status */
 	mv_error_t error; /* ERROR: the agent's errno and message */
 };
@@ -106,6 +107,55 @@ int agent_mount(int ctl, uint64_t flags, uint32_t options, const char *source, c
  * answered with OK or ERROR; POWEROFF with the end of the connection. */
 int agent_signal(int ctl, uint64_t proc_id, int signo, mv_error_t *err);
 int agent_poweroff(int ctl, mv_error_t *err);
+
+/* ---- v2: the OCI container ---- */
+
+/* CONTAINER, then wait for OK: json (len bytes, oci_config_to_json's
+ * text) with root.path and each bind mount's source rewritten to where
+ * the host has MOUNTed them in the guest.  An ERROR becomes err: EINVAL
+ * with the parser's text, EEXIST when the VM has a container already.
+ * As agent_mount(): for a control connection where no process is
+ * starting or running. */
+int agent_container(int ctl, const char *json, size_t len, mv_error_t *err);
+
+/* The EXEC payload: *payload malloc'ed.  EINVAL for unknown flags or an
+ * empty json, E2BIG over MV_MSG_MAX. */
+int agent_encode_exec(uint32_t flags, const char *json, size_t len, void **payload,
+		      uint32_t *payload_len, mv_error_t *err);
+
+/* EXEC (process JSON from oci_process_to_json), then wait for CREATED:
+ * *proc_id.  flags: MV_RUN_STDIN/STDOUT/STDERR (with process.terminal,
+ * STDOUT is required and STDERR refused: the pty is all of them),
+ * MV_EXEC_INIT for the container's first process, MV_EXEC_DEFER to have
+ * it wait for agent_start().  An ERROR becomes err (ENOENT: no container;
+ * ESRCH: its init has exited or not started; EBUSY: a second init;
+ * EINVAL: a bad process).  Then connect the streams, as after agent_run(),
+ * and call agent_wait_prepared() (DEFER) or agent_wait_started(). */
+int agent_exec(int ctl, uint32_t flags, const char *json, size_t len, uint64_t *proc_id,
+	       mv_error_t *err);
+
+/* Wait for PREPARED: 0 with *pid (in the guest), or -1 with err: the
+ * agent's ERROR when the process could not be set up (its EXITED, exit
+ * code 127 for a program not found, 126 otherwise, follows on ctl), or a
+ * connection failure. */
+int agent_wait_prepared(int ctl, uint64_t proc_id, uint32_t *pid, mv_error_t *err);
+
+/* START a PREPARED process, then wait for OK (ESRCH: no such deferred
+ * process, or started already).  ctl may be another control connection
+ * than the EXEC's; STARTED, or ERROR and EXITED (a startContainer hook or
+ * the exec failed), come on the EXEC's connection: agent_wait_started()
+ * there.  On the EXEC's own connection: send nothing else between START
+ * and that STARTED. */
+int agent_start(int ctl, uint64_t proc_id, mv_error_t *err);
+
+/* RESIZE the process's terminal (rows, cols: 1..65535); the answer, OK or
+ * ERROR (ENOTTY: no terminal, ESRCH: not running), comes through
+ * agent_recv_event() like SIGNAL's. */
+int agent_resize(int ctl, uint64_t proc_id, unsigned rows, unsigned cols, mv_error_t *err);
+
+/* SIGNAL every process of the container (MV_SIGNAL_ALL), as `kill --all`;
+ * answered like agent_signal(): ESRCH when the container does not run. */
+int agent_signal_all(int ctl, int signo, mv_error_t *err);
 
 /* A listening Unix socket at path (for the READY connection: with hybrid
  * vsock the VMM connects to "<uds_path>_1024" for guest port 1024). */

@@ -17,6 +17,19 @@
  *       when any failed.  FLAGs: MS_* names without MS_ in lower case
  *       (rdonly, bind, rec, nosuid, nodev, noexec, remount, private...);
  *       --file: MV_MOUNT_FILE
+ *   agent-client container SOCK CONFIG.json
+ *       CONTAINER with the file's bytes; prints OK or ERROR <text> (exit 1)
+ *   agent-client exec [--init] [--defer [--start]] [--tty] [-i] [--pid-file F]
+ *                     [--id-file F] SOCK PROCESS.json
+ *       EXEC the process JSON and run it like `run` (stdout, stderr, or
+ *       with --tty the pty; -i stdin); --id-file: the proc id, written at
+ *       CREATED; --pid-file: the guest pid, at PREPARED (--defer) or
+ *       STARTED; --defer waits for PREPARED, then (--start) sends START
+ *       itself or waits for `agent-client start`
+ *   agent-client start SOCK ID
+ *   agent-client resize SOCK ID ROWS COLS
+ *   agent-client kill [--all] SOCK ID SIGNO
+ *       one request each; prints OK or ERROR <text> (exit 1)
  *   agent-client poweroff SOCK
  *   agent-client probe SOCK CASE
  *       send hostile or unusual input (see the probe table) and print
@@ -58,6 +71,10 @@ static __attribute__((noreturn)) void usage(void)
 	    "                        [--user UID:GID] [--pid-file FILE] SOCK -- PROGRAM [ARG...]\n"
 	    "       agent-client mount [--hybrid] SOCK [--file] [-o FLAG,...]\n"
 	    "                          SOURCE TARGET FSTYPE DATA ...\n"
+	    "       agent-client container [--hybrid] SOCK CONFIG.json\n"
+	    "       agent-client exec [--init] [--defer [--start]] [--tty] [-i] [--pid-file F]\n"
+	    "                         [--id-file F] [--hybrid] SOCK PROCESS.json\n"
+	    "       agent-client start|resize|kill [--all] [--hybrid] SOCK ID [ROWS COLS|SIGNO]\n"
 	    "       agent-client poweroff [--hybrid] SOCK\n"
 	    "       agent-client probe [--hybrid] SOCK CASE\n",
 	    stderr);
@@ -181,16 +198,16 @@ static void write_pid_file(const char *path, uint32_t pid)
 }
 
 /* Connect each stream the process was run with. */
-static void connect_streams(const struct run_opts *o, struct session *s)
+static void connect_streams(const struct agent_addr *addr, uint32_t flags, struct session *s)
 {
 	mv_error_t err = {0};
 	int *fds[3] = {&s->stdin_sock, &s->out_sock[0], &s->out_sock[1]};
 
 	for (int i = 0; i < 3; i++) {
 		*fds[i] = -1;
-		if (!(o->req.flags & (1u << i)))
+		if (!(flags & (1u << i)))
 			continue;
-		*fds[i] = agent_connect(&o->addr, MV_CONN_STDIN + (uint32_t)i, s->proc_id, &err);
+		*fds[i] = agent_connect(addr, MV_CONN_STDIN + (uint32_t)i, s->proc_id, &err);
 		if (*fds[i] < 0)
 			die(&err);
 	}
@@ -335,7 +352,7 @@ static int cmd_run(int argc, char **argv)
 	s.ctl = agent_connect(&o.addr, MV_CONN_CONTROL, 0, &err);
 	if (s.ctl < 0 || agent_run(s.ctl, &o.req, &s.proc_id, &err) < 0)
 		die(&err);
-	connect_streams(&o, &s);
+	connect_streams(&o.addr, o.req.flags, &s);
 	if (agent_wait_started(s.ctl, s.proc_id, &pid, &err) < 0) {
 		/* the agent's ERROR; its EXITED follows */
 		char *msg = mv_error_string(&err);
@@ -348,6 +365,257 @@ static int cmd_run(int argc, char **argv)
 	}
 	session_loop(&s);
 	return agent_exit_code(s.status);
+}
+
+/* ---- v2: container, exec, start, resize, kill ---- */
+
+static void parse_addr(int *argc, char ***argv, struct agent_addr *addr);
+
+/* The whole file, for CONTAINER and EXEC. */
+static char *read_file(const char *path, size_t *len)
+{
+	cleanup_file FILE *f = fopen(path, "re");
+	char *buf = malloc(MV_MSG_MAX);
+	size_t n;
+
+	if (f == NULL || buf == NULL) {
+		fprintf(stderr, "agent-client: cannot read `%s`\n", path);
+		exit(EXIT_CLIENT_FAILED);
+	}
+	n = fread(buf, 1, MV_MSG_MAX, f);
+	*len = n;
+	return buf;
+}
+
+/* The agent's answer to a request: OK, or ERROR <text> (and exit 1). */
+static int print_answer(int ctl)
+{
+	struct agent_event ev;
+	mv_error_t err = {0};
+	int ret = agent_recv_event(ctl, &ev, &err);
+
+	if (ret <= 0) {
+		if (ret == 0)
+			mv_error(&err, 0, "the agent closed the control connection");
+		die(&err);
+	}
+	if (ev.type == MV_MSG_ERROR) {
+		char *msg = mv_error_string(&ev.error);
+
+		printf("ERROR %s\n", msg ? msg : "?");
+		free(msg);
+		agent_event_release(&ev);
+		return 1;
+	}
+	puts(ev.type == MV_MSG_OK ? "OK" : "UNEXPECTED");
+	return ev.type == MV_MSG_OK ? 0 : 1;
+}
+
+static void print_error(mv_error_t *err)
+{
+	char *msg = mv_error_string(err);
+
+	printf("ERROR %s\n", msg ? msg : "?");
+	free(msg);
+	mv_error_release(err);
+}
+
+static int connect_control(int *argc, char ***argv, struct agent_addr *addr)
+{
+	mv_error_t err = {0};
+	int ctl;
+
+	parse_addr(argc, argv, addr);
+	ctl = agent_connect(addr, MV_CONN_CONTROL, 0, &err);
+	if (ctl < 0)
+		die(&err);
+	return ctl;
+}
+
+static int cmd_container(int argc, char **argv)
+{
+	struct agent_addr addr = {0};
+	mv_error_t err = {0};
+	cleanup_free char *json = NULL;
+	size_t len;
+	int ctl = connect_control(&argc, &argv, &addr);
+
+	if (argc != 1)
+		usage();
+	json = read_file(argv[0], &len);
+	if (agent_container(ctl, json, len, &err) < 0) {
+		print_error(&err);
+		return 1;
+	}
+	puts("OK");
+	return 0;
+}
+
+struct exec_opts {
+	uint32_t flags;
+	bool start;
+	const char *pid_file, *id_file;
+};
+
+static void parse_exec_option(int *i, int argc, char **argv, struct exec_opts *o)
+{
+	const char *a = argv[*i];
+
+	if (strcmp(a, "--init") == 0)
+		o->flags |= MV_EXEC_INIT;
+	else if (strcmp(a, "--defer") == 0)
+		o->flags |= MV_EXEC_DEFER;
+	else if (strcmp(a, "--start") == 0)
+		o->start = true;
+	else if (strcmp(a, "--tty") == 0)
+		o->flags &= ~MV_RUN_STDERR;
+	else if (strcmp(a, "-i") == 0)
+		o->flags |= MV_RUN_STDIN;
+	else if (strcmp(a, "--pid-file") == 0 && *i + 1 < argc)
+		o->pid_file = argv[++*i];
+	else if (strcmp(a, "--id-file") == 0 && *i + 1 < argc)
+		o->id_file = argv[++*i];
+	else
+		usage();
+}
+
+static void write_id_file(const char *path, uint64_t id)
+{
+	cleanup_free char *tmp = NULL;
+	FILE *f;
+
+	if (path == NULL || asprintf(&tmp, "%s.tmp", path) < 0)
+		return;
+	f = fopen(tmp, "we");
+	if (f == NULL)
+		return;
+	fprintf(f, "%llu\n", (unsigned long long)id);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
+static void report(mv_error_t *err)
+{
+	char *msg = mv_error_string(err);
+
+	fprintf(stderr, "agent-client: %s\n", msg ? msg : "error");
+	free(msg);
+	mv_error_release(err);
+}
+
+/* PREPARED (with --defer), START (--start), STARTED: false when the
+ * agent sent the ERROR of a start failure instead (its EXITED follows). */
+static bool exec_wait_start(const struct exec_opts *o, struct session *s)
+{
+	mv_error_t err = {0};
+	uint32_t pid;
+
+	if (o->flags & MV_EXEC_DEFER) {
+		if (agent_wait_prepared(s->ctl, s->proc_id, &pid, &err) < 0) {
+			report(&err);
+			return false;
+		}
+		write_pid_file(o->pid_file, pid);
+		if (o->start && agent_start(s->ctl, s->proc_id, &err) < 0)
+			die(&err);
+	}
+	if (agent_wait_started(s->ctl, s->proc_id, &pid, &err) < 0) {
+		report(&err);
+		return false;
+	}
+	if (!(o->flags & MV_EXEC_DEFER))
+		write_pid_file(o->pid_file, pid);
+	return true;
+}
+
+static int cmd_exec(int argc, char **argv)
+{
+	struct exec_opts o = {.flags = MV_RUN_STDOUT | MV_RUN_STDERR};
+	struct agent_addr addr = {0};
+	struct session s = {0};
+	mv_error_t err = {0};
+	cleanup_free char *json = NULL;
+	size_t len;
+	int i;
+
+	for (i = 0; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--hybrid") != 0; i++)
+		parse_exec_option(&i, argc, argv, &o);
+	argc -= i;
+	argv += i;
+	s.sigfd = signals_block();
+	s.ctl = connect_control(&argc, &argv, &addr);
+	if (argc != 1)
+		usage();
+	json = read_file(argv[0], &len);
+	if (agent_exec(s.ctl, o.flags, json, len, &s.proc_id, &err) < 0)
+		die(&err);
+	write_id_file(o.id_file, s.proc_id);
+	connect_streams(&addr, o.flags, &s);
+	exec_wait_start(&o, &s);
+	session_loop(&s);
+	return agent_exit_code(s.status);
+}
+
+/* agent-client start|resize|kill SOCK ID [...]: one request, its answer. */
+static uint64_t parse_id(const char *s)
+{
+	char *end;
+	unsigned long long id = strtoull(s, &end, 10);
+
+	if (*end)
+		usage();
+	return id;
+}
+
+static int cmd_start(int argc, char **argv)
+{
+	struct agent_addr addr = {0};
+	mv_error_t err = {0};
+	int ctl = connect_control(&argc, &argv, &addr);
+
+	if (argc != 1)
+		usage();
+	if (agent_start(ctl, parse_id(argv[0]), &err) < 0) {
+		print_error(&err);
+		return 1;
+	}
+	puts("OK");
+	return 0;
+}
+
+static int cmd_resize(int argc, char **argv)
+{
+	struct agent_addr addr = {0};
+	mv_error_t err = {0};
+	int ctl = connect_control(&argc, &argv, &addr);
+
+	if (argc != 3)
+		usage();
+	if (agent_resize(ctl, parse_id(argv[0]), (unsigned)atoi(argv[1]), (unsigned)atoi(argv[2]),
+			 &err) < 0)
+		die(&err);
+	return print_answer(ctl);
+}
+
+static int cmd_kill(int argc, char **argv)
+{
+	struct agent_addr addr = {0};
+	mv_error_t err = {0};
+	bool all = argc > 0 && strcmp(argv[0], "--all") == 0;
+	int ctl, signo;
+
+	if (all) {
+		argc--;
+		argv++;
+	}
+	ctl = connect_control(&argc, &argv, &addr);
+	if (argc != 2)
+		usage();
+	signo = atoi(argv[1]);
+	if ((all ? agent_signal_all(ctl, signo, &err)
+		 : agent_signal(ctl, parse_id(argv[0]), signo, &err)) < 0)
+		die(&err);
+	return print_answer(ctl);
 }
 
 /* ---- wait-ready, poweroff ---- */
@@ -513,5 +781,15 @@ int main(int argc, char **argv)
 		return cmd_mount(argc - 2, argv + 2);
 	if (strcmp(argv[1], "probe") == 0)
 		return cmd_probe(argc - 2, argv + 2);
+	if (strcmp(argv[1], "container") == 0)
+		return cmd_container(argc - 2, argv + 2);
+	if (strcmp(argv[1], "exec") == 0)
+		return cmd_exec(argc - 2, argv + 2);
+	if (strcmp(argv[1], "start") == 0)
+		return cmd_start(argc - 2, argv + 2);
+	if (strcmp(argv[1], "resize") == 0)
+		return cmd_resize(argc - 2, argv + 2);
+	if (strcmp(argv[1], "kill") == 0)
+		return cmd_kill(argc - 2, argv + 2);
 	usage();
 }

@@ -246,7 +246,7 @@ now_ms() {
 	probe no-hello
 	[ "$output" = "$(printf 'ERROR expected HELLO first, got message type 5: Protocol error\nEOF')" ]
 	probe bad-version
-	[ "${lines[0]}" = "ERROR protocol version 99 not supported: the agent speaks 1: Protocol not supported" ]
+	[ "${lines[0]}" = "ERROR protocol version 99 not supported: the agent speaks 2: Protocol not supported" ]
 	[ "${lines[1]}" = EOF ]
 	probe bad-kind
 	[ "${lines[0]}" = "ERROR unknown connection kind 42: Invalid argument" ]
@@ -438,4 +438,303 @@ make_root() {
 	run "$AGENT" --listen-unix "$SOCK"
 	[ "$status" -eq 1 ]
 	[ "$output" = "mvrun-agent: listen on \`$SOCK\`: Address already in use" ]
+}
+
+# ---- v2: the OCI container ----
+# The test mode runs as root in a private mount namespace: the init's new
+# namespaces, mounts and pivot_root change nothing on the host.
+
+# $TEST_TMP/root: busybox; $TEST_TMP/config.json: a container in it with
+# its own pid, mount, uts and ipc namespaces.  Extra JSON members for the
+# top level go in $1, for "linux" in $2; ROOT_RO=true: a read-only root.
+make_container() {
+	require_root
+	[ -x /bin/busybox ] || skip "needs /bin/busybox"
+	make_rootfs "$TEST_TMP/root"
+	chroot "$TEST_TMP/root" /bin/sh -c true || skip "/bin/busybox is not static"
+	cat >"$TEST_TMP/config.json" <<-EOF
+	{"ociVersion": "1.0.2", "root": {"path": "$TEST_TMP/root", "readonly": ${ROOT_RO:-false}},
+	 "hostname": "box",
+	 "mounts": [
+	  {"destination": "/proc", "type": "proc", "source": "proc"},
+	  {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+	   "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+	  {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+	   "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+	  {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}
+	 ]${1:+, $1},
+	 "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"},
+	                          {"type": "ipc"}]${2:+, $2}}}
+	EOF
+	run "$CLIENT" container "$SOCK" "$TEST_TMP/config.json"
+	echo "$output"
+	[ "$output" = OK ]
+}
+
+# process JSON in $TEST_TMP/$1.json running `sh -c "$2"`; $3: extra members.
+make_process() {
+	local script
+	script=$(printf '%s' "$2" | sed 's/\\/\\\\/g; s/"/\\"/g; s/\t/ /g' | sed ':a;N;$!ba;s/\n/\\n/g')
+	cat >"$TEST_TMP/$1.json" <<-EOF
+	{"args": ["sh", "-c", "$script"], "cwd": "/", "env": ["PATH=/bin:/usr/bin"],
+	 "user": {"uid": 0, "gid": 0},
+	 "capabilities": {"bounding": ["CAP_SYS_ADMIN", "CAP_KILL"],
+	                  "effective": ["CAP_SYS_ADMIN", "CAP_KILL"],
+	                  "permitted": ["CAP_SYS_ADMIN", "CAP_KILL"]}${3:+, $3}}
+	EOF
+}
+
+agent_exec() {
+	run "$CLIENT" exec "$@"
+	echo "$output"
+}
+
+@test "CONTAINER and an INIT exec: pid 1, the hostname, /proc, /dev, a read-only root" {
+	ROOT_RO=true make_container "" \
+		'"maskedPaths": ["/proc/cpuinfo", "/proc/tty"], "readonlyPaths": ["/proc/sys"],
+		 "sysctl": {"kernel.shmmax": "1234567"}'
+	make_process p 'echo $$; hostname; cat /proc/sys/kernel/shmmax
+		test -e /proc/self/status && echo proc
+		wc -c </proc/cpuinfo; ls /proc/tty | wc -l
+		touch /x 2>/dev/null || echo root-ro
+		echo 1 2>/dev/null >/proc/sys/kernel/shmmax || echo sys-ro
+		echo w >/tmp/w && cat /tmp/w
+		ls /dev; readlink /dev/ptmx
+		test -c /dev/null && echo hi >/dev/null && echo null-ok'
+	agent_exec --init "$SOCK" "$TEST_TMP/p.json"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = 1 ]
+	[ "${lines[1]}" = box ]
+	[ "${lines[2]}" = 1234567 ]
+	[ "${lines[3]}" = proc ]
+	[ "${lines[4]}" = 0 ]
+	[ "${lines[5]}" = 0 ]
+	[ "${lines[6]}" = root-ro ]
+	[ "${lines[7]}" = sys-ro ]
+	[ "${lines[8]}" = w ]
+	[[ "$output" == *$'\nfd\nfull\nnull\nptmx\npts\nrandom\nstderr\nstdin\nstdout\ntty\nurandom\nzero\npts/ptmx\nnull-ok' ]]
+	# the host's hostname and root are untouched
+	[ "$(hostname)" != box ]
+	[ ! -e /x ]
+}
+
+@test "the container's root is the new one: pivot_root, the old root is gone" {
+	make_container
+	make_process p 'ls / | head -1; cut -d" " -f5 /proc/self/mountinfo'
+	agent_exec --init "$SOCK" "$TEST_TMP/p.json"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'bin\n/\n/proc\n/dev\n/dev/pts\n/tmp')" ]
+	agent_alive
+}
+
+@test "EXEC before CONTAINER, a second CONTAINER, a second INIT: ENOENT, EEXIST, EBUSY" {
+	require_root
+	make_process p 'true'
+	agent_exec --init "$SOCK" "$TEST_TMP/p.json"
+	[ "$status" -eq 255 ]
+	[ "$output" = "agent-client: EXEC: no container: CONTAINER comes first: No such file or directory" ]
+	make_container
+	run "$CLIENT" container "$SOCK" "$TEST_TMP/config.json"
+	[ "$output" = "ERROR CONTAINER: the VM has a container already: File exists" ]
+	agent_exec "$SOCK" "$TEST_TMP/p.json"
+	[ "$output" = "agent-client: EXEC: the container's init has not started: No such process" ]
+	make_process init 'sleep 30'
+	"$CLIENT" exec --init --pid-file "$TEST_TMP/pid" "$SOCK" "$TEST_TMP/init.json" \
+		>/dev/null 2>&1 3>&- &
+	wait_for test -s "$TEST_TMP/pid"
+	agent_exec --init "$SOCK" "$TEST_TMP/p.json"
+	[ "$output" = "agent-client: EXEC: the container has its init already: Device or resource busy" ]
+}
+
+@test "a bad config: ERROR EINVAL with the parser's text" {
+	require_root
+	echo '{"ociVersion": "1.0.2", "root": {"path": "relative"},' >"$TEST_TMP/bad.json"
+	run "$CLIENT" container "$SOCK" "$TEST_TMP/bad.json"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "ERROR "*"Invalid argument" ]]
+	echo '{"ociVersion": "1.0.2", "root": {"path": "relative"}}' >"$TEST_TMP/bad.json"
+	run "$CLIENT" container "$SOCK" "$TEST_TMP/bad.json"
+	[ "$output" = "ERROR CONTAINER: root.path must be an absolute guest path: Invalid argument" ]
+	echo '{"ociVersion": "1.0.2", "root": {"path": "/"}, "linux": {"namespaces": [{"type": "pid"}]}}' \
+		>"$TEST_TMP/bad.json"
+	run "$CLIENT" container "$SOCK" "$TEST_TMP/bad.json"
+	[ "$output" = "ERROR CONTAINER: the container needs a mount namespace: Invalid argument" ]
+	agent_alive
+}
+
+@test "DEFER: PREPARED, then nothing runs until START, then the output" {
+	make_container
+	make_process p 'echo started'
+	"$CLIENT" exec --init --defer --pid-file "$TEST_TMP/pid" --id-file "$TEST_TMP/id" \
+		"$SOCK" "$TEST_TMP/p.json" >"$TEST_TMP/out" 2>&1 3>&- &
+	local client=$!
+	wait_for test -s "$TEST_TMP/pid"
+	sleep 0.3
+	[ ! -s "$TEST_TMP/out" ]
+	kill -0 "$(cat "$TEST_TMP/pid")"
+	run "$CLIENT" start "$SOCK" "$(cat "$TEST_TMP/id")"
+	[ "$output" = OK ]
+	wait "$client"
+	[ "$(cat "$TEST_TMP/out")" = started ]
+	# once only
+	run "$CLIENT" start "$SOCK" "$(cat "$TEST_TMP/id")"
+	[[ "$output" == "ERROR START: no deferred process "*": No such process" ]]
+}
+
+@test "DEFER with START on the same connection" {
+	make_container
+	make_process p 'echo $$ started'
+	agent_exec --init --defer --start "$SOCK" "$TEST_TMP/p.json"
+	[ "$status" -eq 0 ]
+	[ "$output" = "1 started" ]
+}
+
+@test "a missing executable fails at PREPARED with runc's text and 127" {
+	make_container
+	cat >"$TEST_TMP/p.json" <<-EOF
+	{"args": ["nosuch"], "cwd": "/", "env": ["PATH=/bin"]}
+	EOF
+	run -127 "$CLIENT" exec --init --defer --pid-file "$TEST_TMP/pid" "$SOCK" "$TEST_TMP/p.json"
+	echo "$output"
+	[ "$output" = "agent-client: exec: \"nosuch\": executable file not found in \$PATH: No such file or directory" ]
+	[ ! -e "$TEST_TMP/pid" ]
+	agent_alive
+}
+
+@test "a second exec joins the init's namespaces: its hostname, its pid 1, its root" {
+	make_container
+	make_process init 'echo ready; exec sleep 30'
+	"$CLIENT" exec --init --pid-file "$TEST_TMP/pid" "$SOCK" "$TEST_TMP/init.json" \
+		>"$TEST_TMP/init.out" 2>&1 3>&- &
+	wait_for grep -q ready "$TEST_TMP/init.out"
+	make_process p 'hostname; cat /proc/1/cmdline | tr "\0" " "; echo; ls /; pwd' '"cwd": "/tmp"'
+	sed -i 's|"cwd": "/",||' "$TEST_TMP/p.json"
+	agent_exec "$SOCK" "$TEST_TMP/p.json"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = box ]
+	[ "${lines[1]}" = "sleep 30 " ]
+	[ "${lines[2]}" = bin ]
+	[ "${lines[-1]}" = /tmp ]
+}
+
+@test "the init exiting kills the other processes of the container" {
+	make_container
+	make_process init 'echo ready; read x </dev/tty 2>/dev/null; sleep 1; exit 3'
+	make_process init 'echo ready; sleep 1; exit 3'
+	"$CLIENT" exec --init "$SOCK" "$TEST_TMP/init.json" >"$TEST_TMP/init.out" 2>&1 3>&- &
+	local init=$!
+	wait_for grep -q ready "$TEST_TMP/init.out"
+	make_process p 'echo joined; sleep 30; echo never'
+	local start end
+	start=$(now_ms)
+	agent_exec "$SOCK" "$TEST_TMP/p.json"
+	end=$(now_ms)
+	[ "$status" -eq 137 ]
+	[ "$output" = joined ]
+	[ $((end - start)) -lt 10000 ]
+	local status=0
+	wait "$init" || status=$?
+	[ "$status" -eq 3 ]
+	agent_exec "$SOCK" "$TEST_TMP/p.json"
+	[ "$output" = "agent-client: EXEC: the container's init has exited: No such process" ]
+}
+
+@test "SIGNAL ALL reaches every process of the container" {
+	make_container
+	make_process init 'trap "echo init got TERM" TERM; echo ready; while :; do sleep 0.05; done'
+	"$CLIENT" exec --init "$SOCK" "$TEST_TMP/init.json" >"$TEST_TMP/init.out" 2>&1 3>&- &
+	local init=$!
+	wait_for grep -q ready "$TEST_TMP/init.out"
+	make_process p 'trap "echo exec got TERM; exit 5" TERM; echo ready; while :; do sleep 0.05; done'
+	"$CLIENT" exec "$SOCK" "$TEST_TMP/p.json" >"$TEST_TMP/p.out" 2>&1 3>&- &
+	local other=$!
+	wait_for grep -q ready "$TEST_TMP/p.out"
+	run "$CLIENT" kill --all "$SOCK" 0 15
+	[ "$output" = OK ]
+	local s1=0 s2=0
+	wait "$other" || s2=$?
+	wait_for grep -q "init got TERM" "$TEST_TMP/init.out"
+	run "$CLIENT" kill --all "$SOCK" 0 9
+	[ "$output" = OK ]
+	wait "$init" || s1=$?
+	cat "$TEST_TMP/init.out" "$TEST_TMP/p.out"
+	[ "$s2" -eq 5 ]
+	[ "$s1" -eq 137 ]
+	grep -q "exec got TERM" "$TEST_TMP/p.out"
+	run "$CLIENT" kill --all "$SOCK" 0 15
+	[ "$output" = "ERROR SIGNAL: the container does not run: No such process" ]
+}
+
+@test "a terminal: the output comes through the pty, RESIZE changes its size" {
+	make_container
+	make_process p 'test -t 0 && test -t 1 && test -t 2 && echo tty; stty size
+		trap "stty size; exit 6" WINCH; echo ready; while :; do sleep 0.05; done' \
+		'"terminal": true, "consoleSize": {"height": 25, "width": 90}'
+	"$CLIENT" exec --init --tty --id-file "$TEST_TMP/id" "$SOCK" "$TEST_TMP/p.json" \
+		>"$TEST_TMP/out" 2>&1 3>&- &
+	local client=$!
+	wait_for grep -q ready "$TEST_TMP/out"
+	run "$CLIENT" resize "$SOCK" "$(cat "$TEST_TMP/id")" 30 100
+	[ "$output" = OK ]
+	local status=0
+	wait "$client" || status=$?
+	cat -A "$TEST_TMP/out"
+	[ "$status" -eq 6 ]
+	[ "$(tr -d '\r' <"$TEST_TMP/out")" = "$(printf 'tty\n25 90\nready\n30 100')" ]
+}
+
+@test "a terminal: stdin goes through it, a background child holding it does not delay EXITED" {
+	make_container
+	make_process p 'read x; echo "got $x"; sleep 30 & exit 2' '"terminal": true'
+	local start end
+	start=$(now_ms)
+	run bash -c "echo hello | '$CLIENT' exec --init --tty -i '$SOCK' '$TEST_TMP/p.json'"
+	end=$(now_ms)
+	echo "$output" | cat -A
+	[ "$status" -eq 2 ]
+	[[ "$(echo "$output" | tr -d '\r')" == *"got hello"* ]]
+	[ $((end - start)) -lt 10000 ]
+}
+
+@test "a terminal with a stderr stream, RESIZE without a terminal: EINVAL, ENOTTY" {
+	make_container
+	make_process p 'true' '"terminal": true'
+	agent_exec --init "$SOCK" "$TEST_TMP/p.json"
+	[ "$output" = "agent-client: EXEC: a process with a terminal has no stderr stream: Invalid argument" ]
+	make_process init 'echo ready; sleep 30'
+	"$CLIENT" exec --init --id-file "$TEST_TMP/id" "$SOCK" "$TEST_TMP/init.json" \
+		>"$TEST_TMP/out" 2>&1 3>&- &
+	wait_for grep -q ready "$TEST_TMP/out"
+	run "$CLIENT" resize "$SOCK" "$(cat "$TEST_TMP/id")" 30 100
+	[[ "$output" == "ERROR RESIZE: process "*" has no terminal: Inappropriate ioctl for device" ]]
+}
+
+@test "hooks: createContainer before pivot_root, startContainer in the container after START" {
+	make_container '"hooks": {
+		"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "{ cat; echo; ls '"$TEST_TMP"'/root >/dev/null && echo created; } >'"$TEST_TMP"'/root/tmp/state"]}],
+		"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo hook-in-container $(hostname) >/tmp/start"]}]}'
+	make_process p 'cat /tmp/start; cat /tmp/state'
+	agent_exec --init --defer --start "$SOCK" "$TEST_TMP/p.json"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "hook-in-container box" ]
+	[[ "${lines[1]}" == '{"ociVersion":"1.0.2","id":"","status":"creating","pid":1,"bundle":""}' ]]
+	[ "${lines[2]}" = created ]
+}
+
+@test "a failing hook fails the start with 126 and its path" {
+	make_container '"hooks": {"startContainer": [{"path": "/bin/false"}]}'
+	make_process p 'echo never'
+	run -126 "$CLIENT" exec --init --defer --start "$SOCK" "$TEST_TMP/p.json"
+	echo "$output"
+	[ "$output" = "agent-client: hook \`/bin/false\` exited with status 1" ]
+}
+
+@test "START, RESIZE, SIGNAL ALL for nothing: ESRCH, and the agent goes on" {
+	run "$CLIENT" start "$SOCK" 999999
+	[ "$output" = "ERROR START: no deferred process 999999: No such process" ]
+	run "$CLIENT" resize "$SOCK" 999999 10 10
+	[ "$output" = "ERROR RESIZE: process 999999 does not run: No such process" ]
+	run "$CLIENT" kill --all "$SOCK" 0 15
+	[ "$output" = "ERROR SIGNAL: no container: No such process" ]
+	agent_alive
 }
