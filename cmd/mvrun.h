@@ -35,7 +35,13 @@ void cmd_usage(const struct mv_command *c);
 
 /* Commands, one per file. */
 extern const struct mv_command cmd_version;
+extern const struct mv_command cmd_state;
+extern const struct mv_command cmd_list;
+extern const struct mv_command cmd_spec;
+extern const struct mv_command cmd_features;
+extern const struct mv_command cmd_checkpoint;
+extern const struct mv_command cmd_restore;
 extern const struct mv_command cmd_vm;
-extern const struct mv_command cmd_vm;
+
 
 #endif
