@@ -15,12 +15,22 @@
 /* clang-format off */
 static const struct mv_command *const commands[] = {
 	&cmd_version,
+	&cmd_create,
+	&cmd_start,
+	&cmd_run,
+	&cmd_exec,
+	&cmd_kill,
+	&cmd_delete,
 	&cmd_state,
 	&cmd_list,
 	&cmd_spec,
 	&cmd_features,
 	&cmd_checkpoint,
 	&cmd_restore,
+	&cmd_ps,
+	&cmd_pause,
+	&cmd_resume,
+	&cmd_update,
 	&cmd_vm,
 };
 /* clang-format on */

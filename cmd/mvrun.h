@@ -42,6 +42,24 @@ extern const struct mv_command cmd_features;
 extern const struct mv_command cmd_checkpoint;
 extern const struct mv_command cmd_restore;
 extern const struct mv_command cmd_vm;
+extern const struct mv_command cmd_create;
+extern const struct mv_command cmd_start;
+extern const struct mv_command cmd_run;
+extern const struct mv_command cmd_kill;
+extern const struct mv_command cmd_delete;
+extern const struct mv_command cmd_exec;
+extern const struct mv_command cmd_ps;
+extern const struct mv_command cmd_pause;
+extern const struct mv_command cmd_resume;
+extern const struct mv_command cmd_update;
 
+/* cmd/args.c: the one container id operand at argv[first]. */
+const char *cmd_container_id(const char *cmd, int argc, char **argv, int first, mv_error_t *err);
+
+/* cmd/create.c: create's options, shared with run. */
+struct container_opts;
+struct option;
+extern const struct option *const cmd_create_options;
+int cmd_create_option(int c, struct container_opts *o, mv_error_t *err);
 
 #endif

@@ -64,3 +64,47 @@ make_rootfs() {
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$r/etc/passwd"
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
 }
+
+# A bundle in $1: a busybox rootfs (copied from a template made once per
+# file in $BATS_FILE_TMPDIR) and `mvrun spec`'s config.json with
+# process.terminal off and process.args set to the remaining arguments.
+make_bundle() {
+	local b=$1 tpl=$BATS_FILE_TMPDIR/rootfs-template
+	shift
+	[ -d "$tpl" ] || make_rootfs "$tpl"
+	mkdir -p "$b"
+	cp -a "$tpl" "$b/rootfs"
+	(cd "$b" && "$MVRUN" spec) || return 1
+	# one jq per argument: jq would take an argument like -c as its own option
+	local args
+	args=$(for a in "$@"; do jq -n --arg a "$a" '$a'; done | jq -s -c .) || return 1
+	edit_config "$b" '.process.terminal = false | .process.args = $args' --argjson args "$args"
+}
+
+# Apply the jq filter $2 (with jq's remaining arguments) to $1/config.json.
+edit_config() {
+	local b=$1 filter=$2
+	shift 2
+	jq "$filter" "$@" <"$b/config.json" >"$b/config.json.new" && mv "$b/config.json.new" "$b/config.json"
+}
+
+# Container tests: a state root and a bundle path of their own, `mvr` for
+# mvrun with that root, and every container left over deleted afterwards.
+setup_containers() {
+	setup_tmp
+	STATE=$TEST_TMP/state
+	B=$TEST_TMP/bundle
+}
+
+teardown_containers() {
+	local id
+	for id in $("$MVRUN" --root "$STATE" list -q 2>/dev/null); do
+		timeout -k 5 60 "$MVRUN" --root "$STATE" delete -f "$id" || echo "# delete -f $id: $?" >&3
+	done
+	teardown_tmp
+}
+
+# A command that hangs fails here, with its name, rather than stall the file.
+mvr() {
+	timeout -k 5 "${MVR_TIMEOUT:-300}" "$MVRUN" --root "$STATE" "$@"
+}
