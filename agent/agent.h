@@ -99,6 +99,9 @@ void conn_send(struct agent *a, struct conn *c, uint32_t type, const void *paylo
 void conn_send_error(struct agent *a, struct conn *c, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void conn_send_mv_error(struct agent *a, struct conn *c, const mv_error_t *err);
+/* Answer a request: OK when err holds no error, else its ERROR; releases
+ * err. */
+void conn_answer(struct agent *a, struct conn *c, mv_error_t *err);
 
 /* ---- streams: stream.c ---- */
 

@@ -214,6 +214,15 @@ void conn_send_mv_error(struct agent *a, struct conn *c, const mv_error_t *err)
 	conn_send_error_text(a, c, err->err, err->msg ? err->msg : "unknown error");
 }
 
+void conn_answer(struct agent *a, struct conn *c, mv_error_t *err)
+{
+	if (err->msg)
+		conn_send_mv_error(a, c, err);
+	else
+		conn_send(a, c, MV_MSG_OK, NULL, 0);
+	mv_error_release(err);
+}
+
 /* Answer with an ERROR, then close once it is sent. */
 static void conn_refuse(struct agent *a, struct conn *c, const mv_error_t *err)
 {

@@ -17,19 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/mount_flags.h"
 #include "agent/mount_msg.h"
-
-#ifndef MS_NOSYMFOLLOW
-#define MS_NOSYMFOLLOW 256
-#endif
-
-/* Flags of the mount point rather than the filesystem: a new bind mount
- * ignores them, a remount of the bind sets them. */
-#define PER_MOUNT_FLAGS                                                                            \
-	(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOSYMFOLLOW | MS_NOATIME |              \
-	 MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)
-/* Given any of these, mount(2) changes the propagation and ignores the rest. */
-#define PROPAGATION_FLAGS (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
 
 int mount_private_namespace(void)
 {

@@ -141,21 +141,30 @@ static void proc_maybe_start(struct agent *a, struct proc *p)
 	}
 }
 
-void proc_run(struct agent *a, struct conn *ctl, void *payload, uint32_t len)
+/* Answer RUN or EXEC: CREATED for p, which then starts when it can, or
+ * the ERROR in err when there is no p. */
+static void proc_answer_created(struct agent *a, struct conn *ctl, struct proc *p, mv_error_t *err)
 {
-	mv_error_t err = {0};
 	struct mv_msg_proc created;
-	struct proc *p = proc_new(a, ctl, payload, len, &err);
 
 	if (p == NULL) {
-		free(payload);
-		conn_send_mv_error(a, ctl, &err);
-		mv_error_release(&err);
+		conn_send_mv_error(a, ctl, err);
+		mv_error_release(err);
 		return;
 	}
 	created.proc_id = p->id;
 	conn_send(a, ctl, MV_MSG_CREATED, &created, sizeof(created));
 	proc_maybe_start(a, p);
+}
+
+void proc_run(struct agent *a, struct conn *ctl, void *payload, uint32_t len)
+{
+	mv_error_t err = {0};
+	struct proc *p = proc_new(a, ctl, payload, len, &err);
+
+	if (p == NULL)
+		free(payload);
+	proc_answer_created(a, ctl, p, &err);
 }
 
 /* ---- EXEC ---- */
@@ -203,17 +212,9 @@ static struct proc *proc_exec_new(struct agent *a, struct conn *ctl, const void 
 void proc_exec(struct agent *a, struct conn *ctl, const void *payload, uint32_t len)
 {
 	mv_error_t err = {0};
-	struct mv_msg_proc created;
 	struct proc *p = proc_exec_new(a, ctl, payload, len, &err);
 
-	if (p == NULL) {
-		conn_send_mv_error(a, ctl, &err);
-		mv_error_release(&err);
-		return;
-	}
-	created.proc_id = p->id;
-	conn_send(a, ctl, MV_MSG_CREATED, &created, sizeof(created));
-	proc_maybe_start(a, p);
+	proc_answer_created(a, ctl, p, &err);
 }
 
 /* ---- streams ---- */
@@ -450,11 +451,8 @@ static void proc_signal_all(struct agent *a, struct conn *ctl, int signo)
 {
 	mv_error_t err = {0};
 
-	if (container_signal_all(a, signo, &err) < 0)
-		conn_send_mv_error(a, ctl, &err);
-	else
-		conn_send(a, ctl, MV_MSG_OK, NULL, 0);
-	mv_error_release(&err);
+	container_signal_all(a, signo, &err); /* fills err when it fails */
+	conn_answer(a, ctl, &err);
 }
 
 void proc_signal(struct agent *a, struct conn *ctl, const void *payload, uint32_t len)
@@ -507,11 +505,7 @@ void proc_start_request(struct agent *a, struct conn *ctl, const void *payload, 
 		close(p->start_fd); /* once: a second START gets ESRCH */
 		p->start_fd = -1;
 	}
-	if (err.msg)
-		conn_send_mv_error(a, ctl, &err);
-	else
-		conn_send(a, ctl, MV_MSG_OK, NULL, 0);
-	mv_error_release(&err);
+	conn_answer(a, ctl, &err);
 }
 
 void proc_resize(struct agent *a, struct conn *ctl, const void *payload, uint32_t len)
@@ -531,11 +525,7 @@ void proc_resize(struct agent *a, struct conn *ctl, const void *payload, uint32_
 		else
 			pty_resize(p->pty_master, m.rows, m.cols, &err);
 	}
-	if (err.msg)
-		conn_send_mv_error(a, ctl, &err);
-	else
-		conn_send(a, ctl, MV_MSG_OK, NULL, 0);
-	mv_error_release(&err);
+	conn_answer(a, ctl, &err);
 }
 
 /* The process and whatever it left in its session's process group. */

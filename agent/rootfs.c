@@ -22,17 +22,10 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 
+#include "agent/mount_flags.h"
 #include "runtime/cleanup.h"
 
-#ifndef MS_NOSYMFOLLOW
-#define MS_NOSYMFOLLOW 256
-#endif
-
-#define PER_MOUNT_FLAGS                                                                            \
-	(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOSYMFOLLOW | MS_NOATIME |              \
-	 MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)
-#define PROPAGATION_FLAGS (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
-#define MOUNT_DATA_MAX	  4096
+#define MOUNT_DATA_MAX 4096
 
 /* ---- paths inside the root ---- */
 

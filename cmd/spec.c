@@ -10,6 +10,7 @@
 #include "cmd/mvrun.h"
 #include "oci/spec.h"
 #include "runtime/cleanup.h"
+#include "runtime/io.h"
 
 enum { OPT_ROOTLESS = 256 };
 
@@ -30,21 +31,6 @@ static int parse_bool(const char *s, bool *out, mv_error_t *err)
 	return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* O_EXCL: never through an existing file, nor a dangling symlink. */
 static int write_config(const char *bundle, const char *json, mv_error_t *err)
 {
@@ -58,7 +44,7 @@ static int write_config(const char *bundle, const char *json, mv_error_t *err)
 		return mv_error(err, 0, "File config.json exists. Remove it first");
 	if (fd < 0)
 		return mv_error(err, errno, "create `%s/config.json`", bundle);
-	if (write_all(fd, json, strlen(json)) < 0 || close(fd) < 0) {
+	if (io_write_all(fd, json, strlen(json)) < 0 || close(fd) < 0) {
 		fd = -1;
 		return mv_error(err, errno, "write `%s/config.json`", bundle);
 	}

@@ -3,6 +3,7 @@
  * boolean) is left out, everything else is written. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,26 +59,40 @@ static void close_array(struct gen *g)
 		check(g, yajl_gen_array_close(g->g));
 }
 
+/* "k": { — closed by close_map */
+static void open_object(struct gen *g, const char *k)
+{
+	key(g, k);
+	open_map(g);
+}
+
 /* Numbers as text: yajl_gen_integer takes a long long, too small for a
  * uint64 such as RLIM_INFINITY. */
-static void u64(struct gen *g, const char *k, uint64_t v)
+static void number(struct gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void number(struct gen *g, const char *fmt, ...)
 {
 	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	va_list ap;
+	int n;
 
-	key(g, k);
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
 	if (g->status == yajl_gen_status_ok)
 		check(g, yajl_gen_number(g->g, buf, (size_t)n));
 }
 
+static void u64(struct gen *g, const char *k, uint64_t v)
+{
+	key(g, k);
+	number(g, "%" PRIu64, v);
+}
+
 static void i64(struct gen *g, const char *k, int64_t v)
 {
-	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%" PRId64, v);
-
 	key(g, k);
-	if (g->status == yajl_gen_status_ok)
-		check(g, yajl_gen_number(g->g, buf, (size_t)n));
+	number(g, "%" PRId64, v);
 }
 
 static void boolean(struct gen *g, const char *k, bool v)
@@ -129,8 +144,7 @@ static void map(struct gen *g, const char *k, const struct oci_map *m)
 {
 	if (m->n == 0)
 		return;
-	key(g, k);
-	open_map(g);
+	open_object(g, k);
 	for (size_t i = 0; i < m->n; i++) {
 		key(g, m->keys[i]);
 		str(g, m->values[i]);
@@ -138,25 +152,36 @@ static void map(struct gen *g, const char *k, const struct oci_map *m)
 	close_map(g);
 }
 
+/* "k": [{...}, ...] for the n items of size bytes at items, fields writing
+ * each one's members; nothing when n is 0. */
+static void objects(struct gen *g, const char *k, const void *items, size_t n, size_t size,
+		    void (*fields)(struct gen *, const void *))
+{
+	if (n == 0)
+		return;
+	key(g, k);
+	open_array(g);
+	for (size_t i = 0; i < n; i++) {
+		open_map(g);
+		fields(g, (const char *)items + i * size);
+		close_map(g);
+	}
+	close_array(g);
+}
+
 /* ---- process ---- */
 
 static void gen_user(struct gen *g, const struct oci_user *u)
 {
-	key(g, "user");
-	open_map(g);
+	open_object(g, "user");
 	u64(g, "uid", u->uid);
 	u64(g, "gid", u->gid);
 	opt_u64(g, "umask", u->has_umask, u->umask);
 	if (u->n_additional_gids) {
 		key(g, "additionalGids");
 		open_array(g);
-		for (size_t i = 0; i < u->n_additional_gids; i++) {
-			char buf[16];
-			int n = snprintf(buf, sizeof(buf), "%" PRIu32, u->additional_gids[i]);
-
-			if (g->status == yajl_gen_status_ok)
-				check(g, yajl_gen_number(g->g, buf, (size_t)n));
-		}
+		for (size_t i = 0; i < u->n_additional_gids; i++)
+			number(g, "%" PRIu32, u->additional_gids[i]);
 		close_array(g);
 	}
 	opt_str(g, "username", u->username);
@@ -169,8 +194,7 @@ static void gen_capabilities(struct gen *g, const struct oci_process *p)
 
 	if (!p->has_capabilities)
 		return;
-	key(g, "capabilities");
-	open_map(g);
+	open_object(g, "capabilities");
 	strv(g, "bounding", &c->bounding);
 	strv(g, "effective", &c->effective);
 	strv(g, "inheritable", &c->inheritable);
@@ -179,20 +203,13 @@ static void gen_capabilities(struct gen *g, const struct oci_process *p)
 	close_map(g);
 }
 
-static void gen_rlimits(struct gen *g, const struct oci_process *p)
+static void rlimit_fields(struct gen *g, const void *item)
 {
-	if (p->n_rlimits == 0)
-		return;
-	key(g, "rlimits");
-	open_array(g);
-	for (size_t i = 0; i < p->n_rlimits; i++) {
-		open_map(g);
-		opt_str(g, "type", p->rlimits[i].type);
-		u64(g, "soft", p->rlimits[i].soft);
-		u64(g, "hard", p->rlimits[i].hard);
-		close_map(g);
-	}
-	close_array(g);
+	const struct oci_rlimit *r = item;
+
+	opt_str(g, "type", r->type);
+	u64(g, "soft", r->soft);
+	u64(g, "hard", r->hard);
 }
 
 static void gen_process(struct gen *g, const struct oci_process *p)
@@ -200,8 +217,7 @@ static void gen_process(struct gen *g, const struct oci_process *p)
 	open_map(g);
 	opt_true(g, "terminal", p->terminal);
 	if (p->has_console_size) {
-		key(g, "consoleSize");
-		open_map(g);
+		open_object(g, "consoleSize");
 		u64(g, "height", p->console_height);
 		u64(g, "width", p->console_width);
 		close_map(g);
@@ -211,7 +227,7 @@ static void gen_process(struct gen *g, const struct oci_process *p)
 	strv(g, "env", &p->env);
 	opt_str(g, "cwd", p->cwd);
 	gen_capabilities(g, p);
-	gen_rlimits(g, p);
+	objects(g, "rlimits", p->rlimits, p->n_rlimits, sizeof(*p->rlimits), rlimit_fields);
 	opt_true(g, "noNewPrivileges", p->no_new_privileges);
 	opt_i64(g, "oomScoreAdj", p->has_oom_score_adj, p->oom_score_adj);
 	opt_str(g, "apparmorProfile", p->apparmor_profile);
@@ -225,45 +241,35 @@ static void gen_root(struct gen *g, const struct oci_root *r)
 {
 	if (r == NULL)
 		return;
-	key(g, "root");
-	open_map(g);
+	open_object(g, "root");
 	opt_str(g, "path", r->path);
 	opt_true(g, "readonly", r->readonly);
 	close_map(g);
 }
 
-static void gen_mounts(struct gen *g, const struct oci_mount *m, size_t n)
+static void mount_fields(struct gen *g, const void *item)
 {
-	if (n == 0)
-		return;
-	key(g, "mounts");
-	open_array(g);
-	for (size_t i = 0; i < n; i++) {
-		open_map(g);
-		opt_str(g, "destination", m[i].destination);
-		opt_str(g, "type", m[i].type);
-		opt_str(g, "source", m[i].source);
-		strv(g, "options", &m[i].options);
-		close_map(g);
-	}
-	close_array(g);
+	const struct oci_mount *m = item;
+
+	opt_str(g, "destination", m->destination);
+	opt_str(g, "type", m->type);
+	opt_str(g, "source", m->source);
+	strv(g, "options", &m->options);
+}
+
+static void hook_fields(struct gen *g, const void *item)
+{
+	const struct oci_hook *h = item;
+
+	opt_str(g, "path", h->path);
+	strv(g, "args", &h->args);
+	strv(g, "env", &h->env);
+	opt_i64(g, "timeout", h->has_timeout, h->timeout);
 }
 
 static void gen_hook_list(struct gen *g, const char *k, const struct oci_hook *h, size_t n)
 {
-	if (n == 0)
-		return;
-	key(g, k);
-	open_array(g);
-	for (size_t i = 0; i < n; i++) {
-		open_map(g);
-		opt_str(g, "path", h[i].path);
-		strv(g, "args", &h[i].args);
-		strv(g, "env", &h[i].env);
-		opt_i64(g, "timeout", h[i].has_timeout, h[i].timeout);
-		close_map(g);
-	}
-	close_array(g);
+	objects(g, k, h, n, sizeof(*h), hook_fields);
 }
 
 static void gen_hooks(struct gen *g, const struct oci_hooks *h)
@@ -273,8 +279,7 @@ static void gen_hooks(struct gen *g, const struct oci_hooks *h)
 
 	if (n == 0)
 		return;
-	key(g, "hooks");
-	open_map(g);
+	open_object(g, "hooks");
 	gen_hook_list(g, "prestart", h->prestart, h->n_prestart);
 	gen_hook_list(g, "createRuntime", h->create_runtime, h->n_create_runtime);
 	gen_hook_list(g, "createContainer", h->create_container, h->n_create_container);
@@ -286,77 +291,45 @@ static void gen_hooks(struct gen *g, const struct oci_hooks *h)
 
 /* ---- linux ---- */
 
-static void gen_namespaces(struct gen *g, const struct oci_linux *l)
+static void namespace_fields(struct gen *g, const void *item)
 {
-	if (l->n_namespaces == 0)
-		return;
-	key(g, "namespaces");
-	open_array(g);
-	for (size_t i = 0; i < l->n_namespaces; i++) {
-		open_map(g);
-		opt_str(g, "type", l->namespaces[i].type);
-		opt_str(g, "path", l->namespaces[i].path);
-		close_map(g);
-	}
-	close_array(g);
+	const struct oci_namespace *ns = item;
+
+	opt_str(g, "type", ns->type);
+	opt_str(g, "path", ns->path);
 }
 
-static void gen_id_mappings(struct gen *g, const char *k, const struct oci_id_mapping *m, size_t n)
+static void id_mapping_fields(struct gen *g, const void *item)
 {
-	if (n == 0)
-		return;
-	key(g, k);
-	open_array(g);
-	for (size_t i = 0; i < n; i++) {
-		open_map(g);
-		u64(g, "containerID", m[i].container_id);
-		u64(g, "hostID", m[i].host_id);
-		u64(g, "size", m[i].size);
-		close_map(g);
-	}
-	close_array(g);
+	const struct oci_id_mapping *m = item;
+
+	u64(g, "containerID", m->container_id);
+	u64(g, "hostID", m->host_id);
+	u64(g, "size", m->size);
 }
 
-static void gen_devices(struct gen *g, const struct oci_linux *l)
+static void device_fields(struct gen *g, const void *item)
 {
-	if (l->n_devices == 0)
-		return;
-	key(g, "devices");
-	open_array(g);
-	for (size_t i = 0; i < l->n_devices; i++) {
-		const struct oci_device *d = &l->devices[i];
+	const struct oci_device *d = item;
 
-		open_map(g);
-		opt_str(g, "path", d->path);
-		opt_str(g, "type", d->type);
-		i64(g, "major", d->major);
-		i64(g, "minor", d->minor);
-		opt_u64(g, "fileMode", d->has_file_mode, d->file_mode);
-		opt_u64(g, "uid", d->has_uid, d->uid);
-		opt_u64(g, "gid", d->has_gid, d->gid);
-		close_map(g);
-	}
-	close_array(g);
+	opt_str(g, "path", d->path);
+	opt_str(g, "type", d->type);
+	i64(g, "major", d->major);
+	i64(g, "minor", d->minor);
+	opt_u64(g, "fileMode", d->has_file_mode, d->file_mode);
+	opt_u64(g, "uid", d->has_uid, d->uid);
+	opt_u64(g, "gid", d->has_gid, d->gid);
 }
 
-static void gen_device_cgroups(struct gen *g, const struct oci_resources *r)
+static void device_cgroup_fields(struct gen *g, const void *item)
 {
-	if (r->n_devices == 0)
-		return;
-	key(g, "devices");
-	open_array(g);
-	for (size_t i = 0; i < r->n_devices; i++) {
-		const struct oci_device_cgroup *d = &r->devices[i];
+	const struct oci_device_cgroup *d = item;
 
-		open_map(g);
-		boolean(g, "allow", d->allow);
-		opt_str(g, "type", d->type);
-		opt_i64(g, "major", d->major != -1, d->major);
-		opt_i64(g, "minor", d->minor != -1, d->minor);
-		opt_str(g, "access", d->access);
-		close_map(g);
-	}
-	close_array(g);
+	boolean(g, "allow", d->allow);
+	opt_str(g, "type", d->type);
+	opt_i64(g, "major", d->major != -1, d->major);
+	opt_i64(g, "minor", d->minor != -1, d->minor);
+	opt_str(g, "access", d->access);
 }
 
 static void gen_resources(struct gen *g, const struct oci_linux *l)
@@ -365,70 +338,57 @@ static void gen_resources(struct gen *g, const struct oci_linux *l)
 
 	if (!l->has_resources)
 		return;
-	key(g, "resources");
-	open_map(g);
-	gen_device_cgroups(g, r);
-	key(g, "memory");
-	open_map(g);
+	open_object(g, "resources");
+	objects(g, "devices", r->devices, r->n_devices, sizeof(*r->devices), device_cgroup_fields);
+	open_object(g, "memory");
 	opt_i64(g, "limit", r->has_memory_limit, r->memory_limit);
 	opt_i64(g, "reservation", r->has_memory_reservation, r->memory_reservation);
 	opt_i64(g, "swap", r->has_memory_swap, r->memory_swap);
 	close_map(g);
-	key(g, "cpu");
-	open_map(g);
+	open_object(g, "cpu");
 	opt_u64(g, "shares", r->has_cpu_shares, r->cpu_shares);
 	opt_i64(g, "quota", r->has_cpu_quota, r->cpu_quota);
 	opt_u64(g, "period", r->has_cpu_period, r->cpu_period);
 	opt_str(g, "cpus", r->cpu_cpus);
 	opt_str(g, "mems", r->cpu_mems);
 	close_map(g);
-	key(g, "pids");
-	open_map(g);
+	open_object(g, "pids");
 	opt_i64(g, "limit", r->has_pids_limit, r->pids_limit);
 	close_map(g);
 	close_map(g);
 }
 
-static void gen_syscall(struct gen *g, const struct oci_seccomp_syscall *sc)
+static void syscall_arg_fields(struct gen *g, const void *item)
 {
-	open_map(g);
+	const struct oci_seccomp_arg *arg = item;
+
+	u64(g, "index", arg->index);
+	u64(g, "value", arg->value);
+	u64(g, "valueTwo", arg->value_two);
+	opt_str(g, "op", arg->op);
+}
+
+static void syscall_fields(struct gen *g, const void *item)
+{
+	const struct oci_seccomp_syscall *sc = item;
+
 	strv(g, "names", &sc->names);
 	opt_str(g, "action", sc->action);
 	opt_u64(g, "errnoRet", sc->has_errno_ret, sc->errno_ret);
-	if (sc->n_args) {
-		key(g, "args");
-		open_array(g);
-		for (size_t i = 0; i < sc->n_args; i++) {
-			open_map(g);
-			u64(g, "index", sc->args[i].index);
-			u64(g, "value", sc->args[i].value);
-			u64(g, "valueTwo", sc->args[i].value_two);
-			opt_str(g, "op", sc->args[i].op);
-			close_map(g);
-		}
-		close_array(g);
-	}
-	close_map(g);
+	objects(g, "args", sc->args, sc->n_args, sizeof(*sc->args), syscall_arg_fields);
 }
 
 static void gen_seccomp(struct gen *g, const struct oci_seccomp *s)
 {
 	if (s == NULL)
 		return;
-	key(g, "seccomp");
-	open_map(g);
+	open_object(g, "seccomp");
 	opt_str(g, "defaultAction", s->default_action);
 	opt_u64(g, "defaultErrnoRet", s->has_default_errno_ret, s->default_errno_ret);
 	strv(g, "architectures", &s->architectures);
 	strv(g, "flags", &s->flags);
 	opt_str(g, "listenerPath", s->listener_path);
-	if (s->n_syscalls) {
-		key(g, "syscalls");
-		open_array(g);
-		for (size_t i = 0; i < s->n_syscalls; i++)
-			gen_syscall(g, &s->syscalls[i]);
-		close_array(g);
-	}
+	objects(g, "syscalls", s->syscalls, s->n_syscalls, sizeof(*s->syscalls), syscall_fields);
 	close_map(g);
 }
 
@@ -436,12 +396,14 @@ static void gen_linux(struct gen *g, const struct oci_linux *l)
 {
 	if (l == NULL)
 		return;
-	key(g, "linux");
-	open_map(g);
-	gen_namespaces(g, l);
-	gen_id_mappings(g, "uidMappings", l->uid_mappings, l->n_uid_mappings);
-	gen_id_mappings(g, "gidMappings", l->gid_mappings, l->n_gid_mappings);
-	gen_devices(g, l);
+	open_object(g, "linux");
+	objects(g, "namespaces", l->namespaces, l->n_namespaces, sizeof(*l->namespaces),
+		namespace_fields);
+	objects(g, "uidMappings", l->uid_mappings, l->n_uid_mappings, sizeof(*l->uid_mappings),
+		id_mapping_fields);
+	objects(g, "gidMappings", l->gid_mappings, l->n_gid_mappings, sizeof(*l->gid_mappings),
+		id_mapping_fields);
+	objects(g, "devices", l->devices, l->n_devices, sizeof(*l->devices), device_fields);
 	gen_resources(g, l);
 	opt_str(g, "cgroupsPath", l->cgroups_path);
 	map(g, "sysctl", &l->sysctl);
@@ -466,7 +428,7 @@ static void gen_config(struct gen *g, const struct oci_config *c)
 	gen_root(g, c->root);
 	opt_str(g, "hostname", c->hostname);
 	opt_str(g, "domainname", c->domainname);
-	gen_mounts(g, c->mounts, c->n_mounts);
+	objects(g, "mounts", c->mounts, c->n_mounts, sizeof(*c->mounts), mount_fields);
 	gen_hooks(g, &c->hooks);
 	map(g, "annotations", &c->annotations);
 	gen_linux(g, c->linux_);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "runtime/cleanup.h"
+#include "runtime/io.h"
 
 /* "<dir>/.<name>.XXXXXX": hidden, in path's directory so rename() stays
  * within one file system. */
@@ -25,21 +26,6 @@ static char *temp_template(const char *path)
 	return tmpl;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int fill_temp(int fd, pid_t pid)
 {
 	char digits[24];
@@ -47,7 +33,7 @@ static int fill_temp(int fd, pid_t pid)
 
 	/* mkostemp makes it 0600; the pid is no secret and readers (a
 	 * monitor under another uid) expect what runc writes. */
-	if (fchmod(fd, 0644) < 0 || write_all(fd, digits, (size_t)len) < 0)
+	if (fchmod(fd, 0644) < 0 || io_write_all(fd, digits, (size_t)len) < 0)
 		return -1;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "runtime/cleanup.h"
+#include "runtime/io.h"
 
 #define STATE_TMP_FILE	 STATE_FILE ".tmp"
 #define STATE_FILE_MAX	 (16 << 20) /* annotations can be large, but not this large */
@@ -274,28 +275,13 @@ static int gen_state(yajl_gen g, const struct container_state *s)
 	return bad || yajl_gen_map_close(g);
 }
 
-static int write_all(int fd, const unsigned char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int write_file_synced(int dirfd, const char *name, const unsigned char *buf, size_t len)
 {
 	cleanup_close int fd = -1;
 	int ret;
 
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, buf, len) < 0 || fsync(fd) < 0)
+	if (fd < 0 || io_write_all(fd, buf, len) < 0 || fsync(fd) < 0)
 		return -1;
 	ret = close(fd);
 	fd = -1;

@@ -182,7 +182,8 @@ static int signals_block(void)
 	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
-static void write_pid_file(const char *path, uint32_t pid)
+/* n and a newline in path, when given: --pid-file, --id-file. */
+static void write_number_file(const char *path, unsigned long long n)
 {
 	cleanup_free char *tmp = NULL;
 	FILE *f;
@@ -192,9 +193,20 @@ static void write_pid_file(const char *path, uint32_t pid)
 	f = fopen(tmp, "we");
 	if (f == NULL)
 		return;
-	fprintf(f, "%u\n", pid);
+	fprintf(f, "%llu\n", n);
 	if (fclose(f) == 0)
 		rename(tmp, path); /* whole or not at all, for the test polling it */
+}
+
+/* An error that does not end the session: the agent's ERROR, whose EXITED
+ * follows. */
+static void report(mv_error_t *err)
+{
+	char *msg = mv_error_string(err);
+
+	fprintf(stderr, "agent-client: %s\n", msg ? msg : "error");
+	free(msg);
+	mv_error_release(err);
 }
 
 /* Connect each stream the process was run with. */
@@ -353,16 +365,10 @@ static int cmd_run(int argc, char **argv)
 	if (s.ctl < 0 || agent_run(s.ctl, &o.req, &s.proc_id, &err) < 0)
 		die(&err);
 	connect_streams(&o.addr, o.req.flags, &s);
-	if (agent_wait_started(s.ctl, s.proc_id, &pid, &err) < 0) {
-		/* the agent's ERROR; its EXITED follows */
-		char *msg = mv_error_string(&err);
-
-		fprintf(stderr, "agent-client: %s\n", msg ? msg : "error");
-		free(msg);
-		mv_error_release(&err);
-	} else {
-		write_pid_file(o.pid_file, pid);
-	}
+	if (agent_wait_started(s.ctl, s.proc_id, &pid, &err) < 0)
+		report(&err);
+	else
+		write_number_file(o.pid_file, pid);
 	session_loop(&s);
 	return agent_exit_code(s.status);
 }
@@ -420,7 +426,20 @@ static void print_error(mv_error_t *err)
 	mv_error_release(err);
 }
 
-static int connect_control(int *argc, char ***argv, struct agent_addr *addr)
+/* OK, or ERROR <text> (and exit 1) for a request whose call returned ret. */
+static int print_result(int ret, mv_error_t *err)
+{
+	if (ret < 0) {
+		print_error(err);
+		return 1;
+	}
+	puts("OK");
+	return 0;
+}
+
+/* A control connection to the SOCK of argv, after which exactly nargs
+ * arguments must remain. */
+static int connect_control(int *argc, char ***argv, struct agent_addr *addr, int nargs)
 {
 	mv_error_t err = {0};
 	int ctl;
@@ -429,6 +448,8 @@ static int connect_control(int *argc, char ***argv, struct agent_addr *addr)
 	ctl = agent_connect(addr, MV_CONN_CONTROL, 0, &err);
 	if (ctl < 0)
 		die(&err);
+	if (*argc != nargs)
+		usage();
 	return ctl;
 }
 
@@ -438,17 +459,10 @@ static int cmd_container(int argc, char **argv)
 	mv_error_t err = {0};
 	cleanup_free char *json = NULL;
 	size_t len;
-	int ctl = connect_control(&argc, &argv, &addr);
+	int ctl = connect_control(&argc, &argv, &addr, 1);
 
-	if (argc != 1)
-		usage();
 	json = read_file(argv[0], &len);
-	if (agent_container(ctl, json, len, &err) < 0) {
-		print_error(&err);
-		return 1;
-	}
-	puts("OK");
-	return 0;
+	return print_result(agent_container(ctl, json, len, &err), &err);
 }
 
 struct exec_opts {
@@ -479,30 +493,6 @@ static void parse_exec_option(int *i, int argc, char **argv, struct exec_opts *o
 		usage();
 }
 
-static void write_id_file(const char *path, uint64_t id)
-{
-	cleanup_free char *tmp = NULL;
-	FILE *f;
-
-	if (path == NULL || asprintf(&tmp, "%s.tmp", path) < 0)
-		return;
-	f = fopen(tmp, "we");
-	if (f == NULL)
-		return;
-	fprintf(f, "%llu\n", (unsigned long long)id);
-	if (fclose(f) == 0)
-		rename(tmp, path);
-}
-
-static void report(mv_error_t *err)
-{
-	char *msg = mv_error_string(err);
-
-	fprintf(stderr, "agent-client: %s\n", msg ? msg : "error");
-	free(msg);
-	mv_error_release(err);
-}
-
 /* PREPARED (with --defer), START (--start), STARTED: false when the
  * agent sent the ERROR of a start failure instead (its EXITED follows). */
 static bool exec_wait_start(const struct exec_opts *o, struct session *s)
@@ -515,7 +505,7 @@ static bool exec_wait_start(const struct exec_opts *o, struct session *s)
 			report(&err);
 			return false;
 		}
-		write_pid_file(o->pid_file, pid);
+		write_number_file(o->pid_file, pid);
 		if (o->start && agent_start(s->ctl, s->proc_id, &err) < 0)
 			die(&err);
 	}
@@ -524,7 +514,7 @@ static bool exec_wait_start(const struct exec_opts *o, struct session *s)
 		return false;
 	}
 	if (!(o->flags & MV_EXEC_DEFER))
-		write_pid_file(o->pid_file, pid);
+		write_number_file(o->pid_file, pid);
 	return true;
 }
 
@@ -543,13 +533,11 @@ static int cmd_exec(int argc, char **argv)
 	argc -= i;
 	argv += i;
 	s.sigfd = signals_block();
-	s.ctl = connect_control(&argc, &argv, &addr);
-	if (argc != 1)
-		usage();
+	s.ctl = connect_control(&argc, &argv, &addr, 1);
 	json = read_file(argv[0], &len);
 	if (agent_exec(s.ctl, o.flags, json, len, &s.proc_id, &err) < 0)
 		die(&err);
-	write_id_file(o.id_file, s.proc_id);
+	write_number_file(o.id_file, s.proc_id);
 	connect_streams(&addr, o.flags, &s);
 	exec_wait_start(&o, &s);
 	session_loop(&s);
@@ -571,26 +559,17 @@ static int cmd_start(int argc, char **argv)
 {
 	struct agent_addr addr = {0};
 	mv_error_t err = {0};
-	int ctl = connect_control(&argc, &argv, &addr);
+	int ctl = connect_control(&argc, &argv, &addr, 1);
 
-	if (argc != 1)
-		usage();
-	if (agent_start(ctl, parse_id(argv[0]), &err) < 0) {
-		print_error(&err);
-		return 1;
-	}
-	puts("OK");
-	return 0;
+	return print_result(agent_start(ctl, parse_id(argv[0]), &err), &err);
 }
 
 static int cmd_resize(int argc, char **argv)
 {
 	struct agent_addr addr = {0};
 	mv_error_t err = {0};
-	int ctl = connect_control(&argc, &argv, &addr);
+	int ctl = connect_control(&argc, &argv, &addr, 3);
 
-	if (argc != 3)
-		usage();
 	if (agent_resize(ctl, parse_id(argv[0]), (unsigned)atoi(argv[1]), (unsigned)atoi(argv[2]),
 			 &err) < 0)
 		die(&err);
@@ -608,9 +587,7 @@ static int cmd_kill(int argc, char **argv)
 		argc--;
 		argv++;
 	}
-	ctl = connect_control(&argc, &argv, &addr);
-	if (argc != 2)
-		usage();
+	ctl = connect_control(&argc, &argv, &addr, 2);
 	signo = atoi(argv[1]);
 	if ((all ? agent_signal_all(ctl, signo, &err)
 		 : agent_signal(ctl, parse_id(argv[0]), signo, &err)) < 0)
@@ -723,11 +700,7 @@ static int mount_one(int ctl, int argc, char **argv, bool *failed)
 		usage();
 	if (agent_mount(ctl, flags, options, argv[i], argv[i + 1], argv[i + 2], argv[i + 3], &err) <
 	    0) {
-		char *s = mv_error_string(&err);
-
-		printf("ERROR %s\n", s ? s : "?");
-		free(s);
-		mv_error_release(&err);
+		print_error(&err);
 		*failed = true;
 	} else {
 		puts("OK");

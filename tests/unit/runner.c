@@ -25,6 +25,22 @@ int unit_count_fds(void)
 	return n - 1; /* not the one opendir used */
 }
 
+int unit_run_in_child(int (*fn)(const void *arg), const void *arg)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL); /* else the child writes our buffered output again */
+	pid = fork();
+	if (pid < 0)
+		unit_fail(__FILE__, __LINE__, "fork");
+	if (pid == 0)
+		_exit(fn(arg));
+	if (waitpid(pid, &status, 0) != pid)
+		unit_fail(__FILE__, __LINE__, "waitpid");
+	return status;
+}
+
 #define TEST_TIMEOUT_S 60
 
 static struct unit_test *head, **tail = &head;

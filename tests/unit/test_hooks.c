@@ -126,6 +126,63 @@ static void kill_from(const char *file)
 		kill(atoi(text), SIGKILL);
 }
 
+/* hooks_run with path as the only hook of phase, on STATE. */
+static int run_hook(const char *phase, char *path, mv_error_t *err)
+{
+	struct oci_hook h = hook_of(path);
+
+	return hooks_run(&h, 1, phase, STATE, err);
+}
+
+/* A hook running body fails as the only hook of phase, with the message
+ * "`phase` hook `<its path>`: what". */
+static void check_failure(const char *phase, const char *body, const char *what)
+{
+	struct hook_dir d;
+	cleanup_free char *path = NULL, *want = NULL;
+	mv_error_t err = {0};
+
+	dir_init(&d);
+	path = script(&d, "hook", "%s", body);
+	CHECK_INT(run_hook(phase, path, &err), ==, -1);
+	CHECK(asprintf(&want, "`%s` hook `%s`: %s", phase, path, what) > 0);
+	check_msg(&err, want);
+	mv_error_release(&err);
+	dir_release(&d);
+}
+
+/* A hook running body fails as the only prestart hook; err says why. */
+static void run_failing(const char *body, mv_error_t *err)
+{
+	struct hook_dir d;
+	cleanup_free char *path = NULL;
+
+	dir_init(&d);
+	path = script(&d, "hook", "%s", body);
+	CHECK_INT(run_hook("prestart", path, err), ==, -1);
+	dir_release(&d);
+}
+
+/* What a hook that copies its stdin to a file was given, as the only hook
+ * of phase; *len its length. */
+static char *stdin_seen(const char *phase, const char *state, size_t *len)
+{
+	struct hook_dir d;
+	cleanup_free char *out = NULL, *path = NULL;
+	mv_error_t err = {0};
+	struct oci_hook h;
+	char *got;
+
+	dir_init(&d);
+	out = dir_file(&d, "stdin");
+	path = script(&d, "hook", "/bin/cat > %s", out);
+	h = hook_of(path);
+	CHECK_INT(hooks_run(&h, 1, phase, state, &err), ==, 0);
+	got = slurp(out, len);
+	dir_release(&d);
+	return got;
+}
+
 TEST(hooks_none)
 {
 	mv_error_t err = {0};
@@ -136,63 +193,34 @@ TEST(hooks_none)
 
 TEST(hooks_stdin_is_the_state)
 {
-	struct hook_dir d;
-	cleanup_free char *out = NULL, *path = NULL, *got = NULL;
-	mv_error_t err = {0};
-	struct oci_hook h;
 	size_t len;
+	cleanup_free char *got = stdin_seen("prestart", STATE, &len);
 
-	dir_init(&d);
-	out = dir_file(&d, "stdin");
-	path = script(&d, "hook", "/bin/cat > %s", out);
-	h = hook_of(path);
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, 0);
-	got = slurp(out, &len);
 	CHECK_STR(got, STATE);
 	CHECK_INT(len, ==, strlen(STATE));
-	dir_release(&d);
 }
 
 TEST(hooks_big_state_is_read_whole)
 {
-	struct hook_dir d;
-	cleanup_free char *out = NULL, *path = NULL, *got = NULL, *state = malloc(1 << 20);
-	mv_error_t err = {0};
-	struct oci_hook h;
+	cleanup_free char *got = NULL, *state = malloc(1 << 20);
 	size_t len;
 
 	CHECK(state != NULL);
 	for (size_t i = 0; i < (1 << 20) - 1; i++)
 		state[i] = (char)('a' + i % 26);
 	state[(1 << 20) - 1] = '\0';
-	dir_init(&d);
-	out = dir_file(&d, "stdin");
-	path = script(&d, "hook", "/bin/cat > %s", out);
-	h = hook_of(path);
-	CHECK_INT(hooks_run(&h, 1, "prestart", state, &err), ==, 0);
-	got = slurp(out, &len);
+	got = stdin_seen("prestart", state, &len);
 	CHECK_INT(len, ==, (1 << 20) - 1);
 	CHECK(memcmp(got, state, len) == 0);
-	dir_release(&d);
 }
 
 TEST(hooks_null_state_is_empty_stdin)
 {
-	struct hook_dir d;
-	cleanup_free char *out = NULL, *path = NULL, *got = NULL;
-	mv_error_t err = {0};
-	struct oci_hook h;
 	size_t len = 99;
+	cleanup_free char *got = stdin_seen("poststop", NULL, &len);
 
-	dir_init(&d);
-	out = dir_file(&d, "stdin");
-	path = script(&d, "hook", "/bin/cat > %s", out);
-	h = hook_of(path);
-	CHECK_INT(hooks_run(&h, 1, "poststop", NULL, &err), ==, 0);
-	got = slurp(out, &len);
 	CHECK(got != NULL);
 	CHECK_INT(len, ==, 0);
-	dir_release(&d);
 }
 
 /* argv[0] as given, the other args exactly, through /bin/sh -c. */
@@ -226,13 +254,11 @@ TEST(hooks_no_args_means_path_alone)
 	struct hook_dir d;
 	cleanup_free char *out = NULL, *path = NULL, *got = NULL, *want = NULL;
 	mv_error_t err = {0};
-	struct oci_hook h;
 
 	dir_init(&d);
 	out = dir_file(&d, "args");
 	path = script(&d, "hook", "printf '%%s|%%s' \"$0\" \"$#\" > %s", out);
-	h = hook_of(path);
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, 0);
+	CHECK_INT(run_hook("prestart", path, &err), ==, 0);
 	got = slurp(out, NULL);
 	CHECK(asprintf(&want, "%s|0", path) > 0);
 	CHECK_STR(got, want);
@@ -307,54 +333,24 @@ TEST(hooks_run_in_order_and_stop_at_the_first_failure)
 
 TEST(hooks_exit_status_without_output)
 {
-	struct hook_dir d;
-	cleanup_free char *path = NULL, *want = NULL;
-	mv_error_t err = {0};
-	struct oci_hook h;
-
-	dir_init(&d);
-	path = script(&d, "hook", "exit 7");
-	h = hook_of(path);
-	CHECK_INT(hooks_run(&h, 1, "poststop", STATE, &err), ==, -1);
-	CHECK(asprintf(&want, "`poststop` hook `%s`: exit status 7", path) > 0);
-	check_msg(&err, want);
-	mv_error_release(&err);
-	dir_release(&d);
+	check_failure("poststop", "exit 7", "exit status 7");
 }
 
 TEST(hooks_stdout_quoted_when_stderr_is_empty)
 {
-	struct hook_dir d;
-	cleanup_free char *path = NULL, *want = NULL;
-	mv_error_t err = {0};
-	struct oci_hook h;
-
-	dir_init(&d);
-	path = script(&d, "hook", "echo 'said on stdout'; exit 1");
-	h = hook_of(path);
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, -1);
-	CHECK(asprintf(&want, "`prestart` hook `%s`: exit status 1: said on stdout", path) > 0);
-	check_msg(&err, want);
-	mv_error_release(&err);
-	dir_release(&d);
+	check_failure("prestart", "echo 'said on stdout'; exit 1", "exit status 1: said on stdout");
 }
 
 /* Control characters never reach the message, which stays short. */
 TEST(hooks_hostile_stderr_is_cleaned_and_cut)
 {
-	struct hook_dir d;
-	cleanup_free char *path = NULL;
 	mv_error_t err = {0};
-	struct oci_hook h;
 	const char *text;
 
-	dir_init(&d);
-	path = script(&d, "hook",
-		      "printf '\\033[31mred\\t\\001x\\177\\r\\n\\n' >&2; "
-		      "i=0; while [ $i -lt 5000 ]; do printf 'long\\n' >&2; i=$((i+1)); done; "
-		      "exit 2");
-	h = hook_of(path);
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, -1);
+	run_failing("printf '\\033[31mred\\t\\001x\\177\\r\\n\\n' >&2; "
+		    "i=0; while [ $i -lt 5000 ]; do printf 'long\\n' >&2; i=$((i+1)); done; "
+		    "exit 2",
+		    &err);
 	for (const char *p = err.msg; *p; p++)
 		CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
 	text = strstr(err.msg, "exit status 2: ");
@@ -365,48 +361,28 @@ TEST(hooks_hostile_stderr_is_cleaned_and_cut)
 	CHECK_INT(strlen(text), >=, HOOKS_MSG_MAX - 5);
 	CHECK(strcmp(text + strlen(text) - 3, "...") == 0);
 	mv_error_release(&err);
-	dir_release(&d);
 }
 
 TEST(hooks_multibyte_text_not_cut_inside_a_character)
 {
-	struct hook_dir d;
-	cleanup_free char *path = NULL;
 	mv_error_t err = {0};
-	struct oci_hook h;
 	const char *text;
 
-	dir_init(&d);
 	/* "é" is two bytes: 300 of them cross the limit at an odd offset */
-	path = script(&d, "hook",
-		      "printf 'x' >&2; i=0; while [ $i -lt 300 ]; do printf '\\303\\251' >&2; "
-		      "i=$((i+1)); done; exit 1");
-	h = hook_of(path);
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, -1);
+	run_failing("printf 'x' >&2; i=0; while [ $i -lt 300 ]; do printf '\\303\\251' >&2; "
+		    "i=$((i+1)); done; exit 1",
+		    &err);
 	text = strstr(err.msg, "exit status 1: x");
 	CHECK(text != NULL);
 	text += strlen("exit status 1: x");
 	for (size_t i = 0; text[i] && text[i] != '.'; i += 2)
 		CHECK(strncmp(text + i, "\303\251", 2) == 0);
 	mv_error_release(&err);
-	dir_release(&d);
 }
 
 TEST(hooks_killed_by_signal)
 {
-	struct hook_dir d;
-	cleanup_free char *path = NULL, *want = NULL;
-	mv_error_t err = {0};
-	struct oci_hook h;
-
-	dir_init(&d);
-	path = script(&d, "hook", "kill -9 $$");
-	h = hook_of(path);
-	CHECK_INT(hooks_run(&h, 1, "poststart", STATE, &err), ==, -1);
-	CHECK(asprintf(&want, "`poststart` hook `%s`: killed by signal 9", path) > 0);
-	check_msg(&err, want);
-	mv_error_release(&err);
-	dir_release(&d);
+	check_failure("poststart", "kill -9 $$", "killed by signal 9");
 }
 
 /* The hook's sh runs sleep as its child, which keeps the pipes open after
@@ -439,15 +415,13 @@ TEST(hooks_background_child_holding_stdout_does_not_keep_us)
 	struct hook_dir d;
 	cleanup_free char *path = NULL, *pid = NULL;
 	mv_error_t err = {0};
-	struct oci_hook h;
 	double t0;
 
 	dir_init(&d);
 	pid = dir_file(&d, "pid");
 	path = script(&d, "hook", "/bin/sleep 100 & echo $! > %s; echo started; exit 0", pid);
-	h = hook_of(path); /* and no timeout at all */
 	t0 = now_s();
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, 0);
+	CHECK_INT(run_hook("prestart", path, &err), ==, 0); /* and no timeout at all */
 	CHECK(now_s() - t0 < 5);
 	kill_from(pid);
 	dir_release(&d);
@@ -496,16 +470,14 @@ TEST(hooks_missing_or_bad_path)
 	struct hook_dir d;
 	cleanup_free char *plain = NULL;
 	mv_error_t err = {0};
-	struct oci_hook h = hook_of("/nonexistent/hook");
 	int before = unit_count_fds();
 
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, -1);
+	CHECK_INT(run_hook("prestart", "/nonexistent/hook", &err), ==, -1);
 	CHECK_INT(err.err, ==, ENOENT);
 	check_contains(err.msg, "`prestart` hook `/nonexistent/hook`");
 	mv_error_release(&err);
 
-	h = hook_of("relative/hook");
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, -1);
+	CHECK_INT(run_hook("prestart", "relative/hook", &err), ==, -1);
 	CHECK_INT(err.err, ==, EINVAL);
 	check_contains(err.msg, "`prestart` hook `relative/hook`");
 	mv_error_release(&err);
@@ -514,8 +486,7 @@ TEST(hooks_missing_or_bad_path)
 	dir_init(&d);
 	plain = script(&d, "plain", "exit 0");
 	CHECK_INT(chmod(plain, 0644), ==, 0);
-	h = hook_of(plain);
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, -1);
+	CHECK_INT(run_hook("prestart", plain, &err), ==, -1);
 	CHECK_INT(err.err, ==, EACCES);
 	mv_error_release(&err);
 	CHECK_INT(unit_count_fds(), ==, before);
@@ -535,10 +506,8 @@ TEST(hooks_leak_no_fds)
 	bad = script(&d, "bad", "exit 1");
 	slow = script(&d, "slow", "exec /bin/sleep 100");
 	before = unit_count_fds();
-	h = hook_of(ok);
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, 0);
-	h = hook_of(bad);
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, -1);
+	CHECK_INT(run_hook("prestart", ok, &err), ==, 0);
+	CHECK_INT(run_hook("prestart", bad, &err), ==, -1);
 	h = (struct oci_hook){.path = slow, .has_timeout = true, .timeout = 1};
 	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, -1);
 	mv_error_release(&err);
@@ -553,7 +522,6 @@ TEST(hooks_child_gets_clean_fds_and_signals)
 	struct hook_dir d;
 	cleanup_free char *out = NULL, *path = NULL, *got = NULL;
 	mv_error_t err = {0};
-	struct oci_hook h;
 	sigset_t block;
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int leak = fcntl(null, F_DUPFD, 50); /* without FD_CLOEXEC on purpose */
@@ -573,8 +541,7 @@ TEST(hooks_child_gets_clean_fds_and_signals)
 		   "while read -r k v; do case $k in SigBlk:|SigIgn:) echo \"$k$v\";; esac; "
 		   "done < /proc/$$/status >> %s",
 		   leak, out, out);
-	h = hook_of(path);
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, 0);
+	CHECK_INT(run_hook("prestart", path, &err), ==, 0);
 	got = slurp(out, NULL);
 	CHECK_STR(got, "fd0 fd1 fd2 SigBlk:0000000000000000\nSigIgn:0000000000000000\n");
 	close(leak);
@@ -588,18 +555,16 @@ TEST(hooks_output_is_not_forwarded)
 	struct hook_dir d;
 	cleanup_free char *path = NULL;
 	mv_error_t err = {0};
-	struct oci_hook h;
 	int p[2], saved_out = dup(1), saved_err = dup(2);
 	char buf[64];
 
 	dir_init(&d);
 	path = script(&d, "hook", "echo LEAK-OUT; echo LEAK-ERR >&2");
-	h = hook_of(path);
 	fflush(NULL);
 	CHECK_INT(pipe2(p, O_CLOEXEC | O_NONBLOCK), ==, 0);
 	CHECK_INT(dup2(p[1], 1), ==, 1);
 	CHECK_INT(dup2(p[1], 2), ==, 2);
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, 0);
+	CHECK_INT(run_hook("prestart", path, &err), ==, 0);
 	dup2(saved_out, 1);
 	dup2(saved_err, 2);
 	close(p[1]);
@@ -614,17 +579,10 @@ TEST(hooks_output_is_not_forwarded)
  * is then reported as failed, and nothing hangs. */
 TEST(hooks_sigchld_ignored_fails_clearly)
 {
-	struct hook_dir d;
-	cleanup_free char *path = NULL;
 	mv_error_t err = {0};
-	struct oci_hook h;
 
 	signal(SIGCHLD, SIG_IGN);
-	dir_init(&d);
-	path = script(&d, "hook", "exit 0");
-	h = hook_of(path);
-	CHECK_INT(hooks_run(&h, 1, "prestart", STATE, &err), ==, -1);
+	run_failing("exit 0", &err);
 	check_contains(err.msg, "exit status unknown");
 	mv_error_release(&err);
-	dir_release(&d);
 }

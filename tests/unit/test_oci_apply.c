@@ -23,42 +23,35 @@
 #include "runtime/cleanup.h"
 #include "tests/unit/unit.h"
 
-#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
-#define STRV(...)                                                                                  \
-	((struct oci_strv){.v = (char *[]){__VA_ARGS__, NULL},                                     \
-			   .n = N_ELEMENTS(((char *[]){__VA_ARGS__}))})
 #define BIT(c) (UINT64_C(1) << (c))
 
 /* In a child: apply p (and s), then run check, whose return is the exit
  * status.  Returns the wait status. */
+struct applied {
+	const struct oci_process *p;
+	const struct oci_seccomp *s;
+	int (*check)(void);
+};
+
+static int applied_child(const void *arg)
+{
+	const struct applied *a = arg;
+	mv_error_t err = {0};
+
+	if (oci_apply_process(a->p, a->s, &err) < 0) {
+		fprintf(stderr, "# %s (%s)\n", err.msg, strerror(err.err));
+		return 100;
+	}
+	return a->check();
+}
+
 static int apply_in_child(const struct oci_process *p, const struct oci_seccomp *s,
 			  int (*check)(void))
 {
-	int status;
-	pid_t pid;
+	struct applied a = {p, s, check};
 
-	fflush(NULL);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		mv_error_t err = {0};
-
-		if (oci_apply_process(p, s, &err) < 0) {
-			fprintf(stderr, "# %s (%s)\n", err.msg, strerror(err.err));
-			_exit(100);
-		}
-		_exit(check());
-	}
-	CHECK_INT(waitpid(pid, &status, 0), ==, pid);
-	return status;
+	return unit_run_in_child(applied_child, &a);
 }
-
-/* status is evaluated once: it is usually the call that runs the child */
-#define CHECK_EXIT(status, code)                                                                   \
-	do {                                                                                       \
-		int check_status_ = (status);                                                      \
-		CHECK_INT(WIFEXITED(check_status_) ? WEXITSTATUS(check_status_) : -1, ==, code);   \
-	} while (0)
 
 /* A capability set of /proc/self/status ("CapEff"), or ~0 when missing. */
 static uint64_t status_caps(const char *field)

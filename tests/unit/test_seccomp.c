@@ -17,11 +17,6 @@
 #include "agent/seccomp.h"
 #include "tests/unit/unit.h"
 
-#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
-#define STRV(...)                                                                                  \
-	((struct oci_strv){.v = (char *[]){__VA_ARGS__, NULL},                                     \
-			   .n = N_ELEMENTS(((char *[]){__VA_ARGS__}))})
-
 /* A profile: default action, one rule. */
 static struct oci_seccomp profile(char *default_action, struct oci_seccomp_syscall *rule)
 {
@@ -29,37 +24,49 @@ static struct oci_seccomp profile(char *default_action, struct oci_seccomp_sysca
 	    .default_action = default_action, .syscalls = rule, .n_syscalls = rule ? 1 : 0};
 }
 
+struct filtered {
+	const struct oci_seccomp *s;
+	int (*fn)(void);
+};
+
+static int filtered_child(const void *arg)
+{
+	const struct filtered *f = arg;
+	struct rlimit no_core = {0, 0};
+	mv_error_t err = {0};
+
+	setrlimit(RLIMIT_CORE, &no_core); /* SIGSYS would dump one */
+	if (seccomp_load_oci(f->s, &err) < 0) {
+		fprintf(stderr, "# %s (%s)\n", err.msg, strerror(err.err));
+		return 100;
+	}
+	return f->fn();
+}
+
 /* Forks; the child loads s and runs fn, which returns its exit status.
  * Returns the child's wait status. */
 static int run_filtered(const struct oci_seccomp *s, int (*fn)(void))
 {
-	int status;
-	pid_t pid;
+	struct filtered f = {s, fn};
 
-	fflush(NULL);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		struct rlimit no_core = {0, 0};
-		mv_error_t err = {0};
-
-		setrlimit(RLIMIT_CORE, &no_core); /* SIGSYS would dump one */
-		if (seccomp_load_oci(s, &err) < 0) {
-			fprintf(stderr, "# %s (%s)\n", err.msg, strerror(err.err));
-			_exit(100);
-		}
-		_exit(fn());
-	}
-	CHECK_INT(waitpid(pid, &status, 0), ==, pid);
-	return status;
+	return unit_run_in_child(filtered_child, &f);
 }
 
-/* status is evaluated once: it is usually the call that runs the child */
-#define CHECK_EXIT(status, code)                                                                   \
-	do {                                                                                       \
-		int check_status_ = (status);                                                      \
-		CHECK_INT(WIFEXITED(check_status_) ? WEXITSTATUS(check_status_) : -1, ==, code);   \
-	} while (0)
+/* Runs check in a child under a profile that allows everything but name
+ * with args, which fails with ENOSPC.  Returns the child's wait status. */
+static int run_enospc_rule(char *name, struct oci_seccomp_arg *args, size_t n_args,
+			   int (*check)(void))
+{
+	struct oci_seccomp_syscall rule = {.names = STRV(name),
+					   .action = "SCMP_ACT_ERRNO",
+					   .has_errno_ret = true,
+					   .errno_ret = ENOSPC,
+					   .args = args,
+					   .n_args = n_args};
+	struct oci_seccomp s = profile("SCMP_ACT_ALLOW", &rule);
+
+	return run_filtered(&s, check);
+}
 
 /* Building fails with errnum and a message containing what. */
 static void check_refused(const struct oci_seccomp *s, int errnum, const char *what)
@@ -137,15 +144,8 @@ static int check_personality_arg(void)
 TEST(seccomp_arg_equal)
 {
 	struct oci_seccomp_arg arg = {.index = 0, .value = 0xffffffff, .op = "SCMP_CMP_EQ"};
-	struct oci_seccomp_syscall rule = {.names = STRV("personality"),
-					   .action = "SCMP_ACT_ERRNO",
-					   .has_errno_ret = true,
-					   .errno_ret = ENOSPC,
-					   .args = &arg,
-					   .n_args = 1};
-	struct oci_seccomp s = profile("SCMP_ACT_ALLOW", &rule);
 
-	CHECK_EXIT(run_filtered(&s, check_personality_arg), 0);
+	CHECK_EXIT(run_enospc_rule("personality", &arg, 1, check_personality_arg), 0);
 }
 
 /* errno of getpgid(pid), 0 when it succeeded */
@@ -169,15 +169,8 @@ TEST(seccomp_masked_equal)
 	/* value is the mask, valueTwo what the masked argument must equal */
 	struct oci_seccomp_arg arg = {
 	    .index = 0, .value = 0xff00, .value_two = 0x4200, .op = "SCMP_CMP_MASKED_EQ"};
-	struct oci_seccomp_syscall rule = {.names = STRV("getpgid"),
-					   .action = "SCMP_ACT_ERRNO",
-					   .has_errno_ret = true,
-					   .errno_ret = ENOSPC,
-					   .args = &arg,
-					   .n_args = 1};
-	struct oci_seccomp s = profile("SCMP_ACT_ALLOW", &rule);
 
-	CHECK_EXIT(run_filtered(&s, check_masked), 0);
+	CHECK_EXIT(run_enospc_rule("getpgid", &arg, 1, check_masked), 0);
 }
 
 static int check_either_value(void)
@@ -192,15 +185,8 @@ TEST(seccomp_two_conditions_on_one_argument)
 	/* libseccomp refuses them in one rule; runc adds one rule each (OR) */
 	struct oci_seccomp_arg args[] = {{.index = 0, .value = 0x4201, .op = "SCMP_CMP_EQ"},
 					 {.index = 0, .value = 0x4202, .op = "SCMP_CMP_EQ"}};
-	struct oci_seccomp_syscall rule = {.names = STRV("getpgid"),
-					   .action = "SCMP_ACT_ERRNO",
-					   .has_errno_ret = true,
-					   .errno_ret = ENOSPC,
-					   .args = args,
-					   .n_args = 2};
-	struct oci_seccomp s = profile("SCMP_ACT_ALLOW", &rule);
 
-	CHECK_EXIT(run_filtered(&s, check_either_value), 0);
+	CHECK_EXIT(run_enospc_rule("getpgid", args, 2, check_either_value), 0);
 }
 
 static int check_two_arguments(void)
@@ -222,15 +208,8 @@ TEST(seccomp_conditions_on_two_arguments_are_anded)
 {
 	struct oci_seccomp_arg args[] = {{.index = 0, .value = 0, .op = "SCMP_CMP_EQ"},
 					 {.index = 1, .value = 0x4201, .op = "SCMP_CMP_EQ"}};
-	struct oci_seccomp_syscall rule = {.names = STRV("getpriority"),
-					   .action = "SCMP_ACT_ERRNO",
-					   .has_errno_ret = true,
-					   .errno_ret = ENOSPC,
-					   .args = args,
-					   .n_args = 2};
-	struct oci_seccomp s = profile("SCMP_ACT_ALLOW", &rule);
 
-	CHECK_EXIT(run_filtered(&s, check_two_arguments), 0);
+	CHECK_EXIT(run_enospc_rule("getpriority", args, 2, check_two_arguments), 0);
 }
 
 static int call_getcpu(void)

@@ -366,6 +366,37 @@ static void reap(pid_t pid)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* A child's open of c1 (see open_in_child) waits while held: it reports
+ * nothing yet. */
+static pid_t open_blocked(struct root *r, int held, bool shared, int *report)
+{
+	pid_t pid = open_in_child(r, held, shared, report);
+
+	CHECK(!byte_within(*report, 300));
+	return pid;
+}
+
+/* A new root with a container c1, whose lock we hold: the fd that holds it. */
+static int root_with_c1_held(struct root *r)
+{
+	mv_error_t err = {0};
+	int fd;
+
+	root_make(r);
+	make_container(r, "c1");
+	fd = state_open(r->fd, "c1", &err);
+	CHECK_INT(fd, >=, 0);
+	return fd;
+}
+
+/* The blocked child got want ('o', 'n' or 'e') and ended. */
+static void check_report(pid_t pid, int report, char want)
+{
+	CHECK_INT(read_report(report), ==, want);
+	close(report);
+	reap(pid);
+}
+
 TEST(state_lock_excludes_until_released)
 {
 	struct root r;
@@ -373,69 +404,47 @@ TEST(state_lock_excludes_until_released)
 	int fd, report;
 	pid_t pid;
 
-	root_make(&r);
-	make_container(&r, "c1");
-	fd = state_open(r.fd, "c1", &err);
-	CHECK_INT(fd, >=, 0);
-	pid = open_in_child(&r, fd, false, &report);
-	CHECK(!byte_within(report, 300)); /* blocked */
+	fd = root_with_c1_held(&r);
+	pid = open_blocked(&r, fd, false, &report);
 	close(fd);
 	CHECK(byte_within(report, 5000));
-	CHECK_INT(read_report(report), ==, 'o');
-	close(report);
-	reap(pid);
+	check_report(pid, report, 'o');
 
 	/* a reader waits for a writer too */
 	fd = state_open(r.fd, "c1", &err);
-	pid = open_in_child(&r, fd, true, &report);
-	CHECK(!byte_within(report, 300));
+	pid = open_blocked(&r, fd, true, &report);
 	close(fd);
-	CHECK_INT(read_report(report), ==, 'o');
-	close(report);
-	reap(pid);
+	check_report(pid, report, 'o');
+	root_destroy(&r);
+}
+
+/* A waiter for c1 while we remove it, and recreate it when recreate,
+ * reports want once we let go. */
+static void check_waiter_after_remove(bool recreate, char want)
+{
+	struct root r;
+	mv_error_t err = {0};
+	int fd, report;
+	pid_t pid;
+
+	fd = root_with_c1_held(&r);
+	pid = open_blocked(&r, fd, false, &report);
+	CHECK_INT(state_remove(r.fd, "c1", fd, &err), ==, 0);
+	if (recreate)
+		make_container(&r, "c1"); /* a new one by the same name */
+	close(fd);
+	check_report(pid, report, want);
 	root_destroy(&r);
 }
 
 TEST(state_lock_waiter_sees_a_removed_container_gone)
 {
-	struct root r;
-	mv_error_t err = {0};
-	int fd, report;
-	pid_t pid;
-
-	root_make(&r);
-	make_container(&r, "c1");
-	fd = state_open(r.fd, "c1", &err);
-	CHECK_INT(fd, >=, 0);
-	pid = open_in_child(&r, fd, false, &report);
-	CHECK(!byte_within(report, 300));
-	CHECK_INT(state_remove(r.fd, "c1", fd, &err), ==, 0);
-	close(fd);
-	CHECK_INT(read_report(report), ==, 'n');
-	close(report);
-	reap(pid);
-	root_destroy(&r);
+	check_waiter_after_remove(false, 'n');
 }
 
 TEST(state_lock_waiter_gets_a_recreated_container)
 {
-	struct root r;
-	mv_error_t err = {0};
-	int fd, report;
-	pid_t pid;
-
-	root_make(&r);
-	make_container(&r, "c1");
-	fd = state_open(r.fd, "c1", &err);
-	pid = open_in_child(&r, fd, false, &report);
-	CHECK(!byte_within(report, 300));
-	CHECK_INT(state_remove(r.fd, "c1", fd, &err), ==, 0);
-	make_container(&r, "c1"); /* a new one by the same name */
-	close(fd);
-	CHECK_INT(read_report(report), ==, 'o');
-	close(report);
-	reap(pid);
-	root_destroy(&r);
+	check_waiter_after_remove(true, 'o');
 }
 
 /* ---- state.json ---- */

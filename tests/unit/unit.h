@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <sys/wait.h>
 
 struct unit_test {
 	const char *file;
@@ -19,6 +20,16 @@ void unit_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 3, 4)));
 /* The process's open fds, for leak checks. */
 int unit_count_fds(void);
+/* Fork; the child _exits with fn(arg) (_exit: LeakSanitizer must not run
+ * where fn changed the process, under a seccomp filter or another uid).
+ * Returns the child's wait status. */
+int unit_run_in_child(int (*fn)(const void *arg), const void *arg);
+
+#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
+/* A struct oci_strv (oci/config.h) of string literals, NULL-terminated. */
+#define STRV(...)                                                                                  \
+	((struct oci_strv){.v = (char *[]){__VA_ARGS__, NULL},                                     \
+			   .n = N_ELEMENTS(((char *[]){__VA_ARGS__}))})
 
 #define TEST(name_)                                                                                \
 	static void test_##name_(void);                                                            \
@@ -41,6 +52,13 @@ int unit_count_fds(void);
 		if (!(unit_a_ op unit_b_))                                                         \
 			unit_fail(__FILE__, __LINE__, "check failed: %s %s %s (%lld vs %lld)", #a, \
 				  #op, #b, unit_a_, unit_b_);                                      \
+	} while (0)
+
+/* status is evaluated once: it is usually the call that runs the child */
+#define CHECK_EXIT(status, code)                                                                   \
+	do {                                                                                       \
+		int check_status_ = (status);                                                      \
+		CHECK_INT(WIFEXITED(check_status_) ? WEXITSTATUS(check_status_) : -1, ==, code);   \
 	} while (0)
 
 #define CHECK_STR(a, b)                                                                            \
