@@ -315,6 +315,19 @@ int runtime_create(const struct container_opts *o, pid_t *pid, mv_error_t *err)
 	return create_locked(o, rootfd, dirfd, c, bundle, rootfs, pid, err);
 }
 
+/* The container's locked state directory and its state: the dir fd, or -1. */
+static int open_state(const char *root, const char *id, bool shared, struct container_state **s,
+		      mv_error_t *err)
+{
+	int dirfd = state_open_container(root, id, shared, err);
+
+	if (dirfd >= 0 && state_read(dirfd, s, err) < 0) {
+		close(dirfd);
+		return -1;
+	}
+	return dirfd;
+}
+
 /* ---- start, kill ---- */
 
 int runtime_start(const char *root, const char *id, mv_error_t *err)
@@ -324,10 +337,8 @@ int runtime_start(const char *root, const char *id, mv_error_t *err)
 	cleanup_close int dirfd = -1;
 	const char *status;
 
-	if (state_check_id(id, err) < 0)
-		return -1;
-	dirfd = state_open_container(root, id, false, err);
-	if (dirfd < 0 || state_read(dirfd, &s, err) < 0)
+	dirfd = open_state(root, id, false, &s, err);
+	if (dirfd < 0)
 		return -1;
 	status = state_status(s);
 	if (strcmp(status, "stopped") == 0)
@@ -354,10 +365,8 @@ int runtime_kill(const char *root, const char *id, int signo, bool all, mv_error
 	cleanup_close int dirfd = -1;
 	char request[64];
 
-	if (state_check_id(id, err) < 0)
-		return -1;
-	dirfd = state_open_container(root, id, true, err);
-	if (dirfd < 0 || state_read(dirfd, &s, err) < 0)
+	dirfd = open_state(root, id, true, &s, err);
+	if (dirfd < 0)
 		return -1;
 	if (strcmp(state_status(s), "stopped") == 0)
 		return mv_error(err, 0, "container not running");
@@ -493,10 +502,8 @@ int runtime_pause(const char *root, const char *id, bool pause, mv_error_t *err)
 	cleanup_close int dirfd = -1;
 	const char *status, *want = pause ? "running" : "paused";
 
-	if (state_check_id(id, err) < 0)
-		return -1;
-	dirfd = state_open_container(root, id, false, err);
-	if (dirfd < 0 || state_read(dirfd, &s, err) < 0)
+	dirfd = open_state(root, id, false, &s, err);
+	if (dirfd < 0)
 		return -1;
 	status = state_status(s);
 	if (strcmp(status, want) != 0)
@@ -521,10 +528,8 @@ int runtime_update(const char *root, const char *id, const struct oci_resources 
 	cleanup_close int dirfd = -1;
 	struct oci_resources none = {0};
 
-	if (state_check_id(id, err) < 0)
-		return -1;
-	dirfd = state_open_container(root, id, false, err);
-	if (dirfd < 0 || state_read(dirfd, &s, err) < 0)
+	dirfd = open_state(root, id, false, &s, err);
+	if (dirfd < 0)
 		return -1;
 	if (strcmp(state_status(s), "stopped") == 0)
 		return mv_error(err, 0, "container not running");
