@@ -129,6 +129,16 @@ static void kick_vcpus(struct vm *vm)
 
 void vm_stop(struct vm *vm)
 {
+	int expected = VM_RUNNING;
+	uint64_t one = 1;
+
+	/* Stopped from outside (vm_end got here first otherwise): that is an
+	 * end too, and whoever polls vm_end_fd must see it. */
+	if (__atomic_compare_exchange_n(&vm->end_reason, &expected, (int)VM_END_STOPPED, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+	    write(vm->end_fd, &one, sizeof(one)) < 0) {
+		/* cannot happen with a fresh eventfd */
+	}
 	__atomic_store_n(&vm->stopping, true, __ATOMIC_SEQ_CST);
 	kick_vcpus(vm);
 	pause_gate_stop(&vm->pause); /* parked vCPUs wake up, see `stopping` and exit */
