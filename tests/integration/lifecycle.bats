@@ -210,3 +210,29 @@ status_of() {
 	wait_for "[ \"\$(status_of p1)\" = stopped ]" 30
 	mvr delete p1
 }
+
+@test "the rest of the process and linux config in the guest: caps, nnp, oom, umask, groups, seccomp, sysctl, domainname, readonly paths, devices" {
+	make_bundle "$B" sh -c 'grep -E "^(CapEff|NoNewPrivs)" /proc/self/status; echo "oom=$(cat /proc/self/oom_score_adj) umask=$(umask)"
+		echo "groups=$(id -G)"; mkdir /tmp/blocked 2>&1 || true; echo "msgmax=$(cat /proc/sys/kernel/msgmax)"
+		echo "domain=$(cat /proc/sys/kernel/domainname)"; grep " /proc/sys " /proc/mounts | grep -q "[ ,]ro[ ,]" && echo sys-ro
+		[ -c /dev/fuse ] && echo has-fuse; echo end'
+	edit_config "$B" '.process.capabilities = {"bounding": ["CAP_CHOWN"], "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"]}
+		| .process.noNewPrivileges = true | .process.oomScoreAdj = 500 | .process.user.umask = 23
+		| .process.user.additionalGids = [1234] | .domainname = "example.org"
+		| .linux.sysctl = {"kernel.msgmax": "12345"}
+		| .linux.devices = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}]
+		| .linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 28}]}'
+	run mvr run --bundle "$B" c13
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"CapEff:"*"0000000000000001"* ]]
+	[[ "$output" == *"NoNewPrivs:"*"1"* ]]
+	[[ "$output" == *"oom=500 umask=0027"* ]]
+	[[ "$output" == *"groups=0 1234"* ]]
+	[[ "$output" == *"No space left on device"* ]]
+	[[ "$output" == *"msgmax=12345"* ]]
+	[[ "$output" == *"domain=example.org"* ]]
+	[[ "$output" == *sys-ro* ]]
+	[[ "$output" == *has-fuse* ]]
+	[[ "$output" == *end* ]]
+}

@@ -82,3 +82,27 @@ create_fails_with() {
 		[[ "$output" == "usage: mvrun $cmd"* ]]
 	done
 }
+
+@test "create: an unwritable --root is named" {
+	edit_config "$B" '.process.terminal = false'
+	run "$MVRUN" --root /proc/mvrun-root create --bundle "$B" c1
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"/proc/mvrun-root"* ]]
+	[ "${#lines[@]}" -eq 1 ]
+}
+
+@test "kill: a bad signal is refused before anything is touched" {
+	run mvr kill c1 NOSUCH
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"invalid signal"* ]]
+}
+
+@test "with --log-format json a failed create logs one JSON error record" {
+	rm "$B/config.json"
+	run "$MVRUN" --root "$STATE" --log "$TEST_TMP/log.json" --log-format json create --bundle "$B" c1
+	[ "$status" -ne 0 ]
+	[ "$(wc -l <"$TEST_TMP/log.json")" -eq 1 ]
+	[ "$(jq -r .level "$TEST_TMP/log.json")" = error ]
+	[[ "$(jq -r .msg "$TEST_TMP/log.json")" == *config.json* ]]
+	jq -r .time "$TEST_TMP/log.json" | grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T'
+}
