@@ -51,7 +51,7 @@ struct monitor {
 	struct termios saved_termios;
 	uint64_t proc_id;
 	bool started, exited;
-	bool killed; /* SIGKILL while paused: the VM was stopped */
+	int killed_by; /* the VM was stopped for this signal: its status is death by it */
 	int status;
 	int start_client; /* waits for STARTED */
 	struct pending pending[MAX_CLIENTS];
@@ -347,17 +347,6 @@ static int send_request(struct monitor *m, enum pending_kind kind, int client, i
 	return 0;
 }
 
-static void forward_signal(struct monitor *m, int signo)
-{
-	if (signo == SIGWINCH && m->tty >= 0) {
-		send_size(m);
-		return;
-	}
-	if (!m->exited && m->proc_id)
-		send_request(m, PENDING_SIGNAL, -1,
-			     agent_signal(m->vs.ctl, m->proc_id, signo, NULL));
-}
-
 /* ---- the control socket ---- */
 
 static int listen_control(struct monitor *m, mv_error_t *err)
@@ -406,15 +395,28 @@ static void request_start(struct monitor *m, int client)
 	mv_error_release(&err);
 }
 
-static void request_signal(struct monitor *m, int client, const char *arg, bool all)
+/* Signals whose default action ends a process. */
+static bool terminates(int signo)
 {
-	char *end;
-	long signo = strtol(arg, &end, 10);
-
-	if (*end || signo <= 0 || signo > 64) {
-		client_error(&client, EINVAL, "invalid signal");
-		return;
+	switch (signo) {
+	case SIGCHLD:
+	case SIGCONT:
+	case SIGSTOP:
+	case SIGTSTP:
+	case SIGTTIN:
+	case SIGTTOU:
+	case SIGURG:
+	case SIGWINCH:
+		return false;
+	default:
+		return true;
 	}
+}
+
+/* A signal for the container, from `mvrun kill` (client) or sent to the
+ * monitor itself (client -1). */
+static void deliver_signal(struct monitor *m, int client, int signo, bool all)
+{
 	if (m->exited) {
 		client_error(&client, 0, "container not running");
 		return;
@@ -424,21 +426,38 @@ static void request_signal(struct monitor *m, int client, const char *arg, bool 
 		answer(&client, NULL);
 		return;
 	}
-	if (vm_paused(m->vs.vm) && signo == SIGKILL) {
-		/* a frozen guest cannot act on it: end the VM, as SIGKILL would */
-		m->killed = true;
+	if ((vm_paused(m->vs.vm) && signo == SIGKILL) || (!m->started && terminates(signo))) {
+		/* A frozen guest cannot act on SIGKILL, and a created container's
+		 * process has not run yet (runc's init would just die): end the
+		 * VM, as the signal would end the process. */
+		m->killed_by = signo;
 		vm_stop(m->vs.vm);
 		answer(&client, NULL);
+		return;
+	}
+	if (!m->started) {
+		answer(&client, NULL); /* runc's waiting init ignores the others too */
 		return;
 	}
 	if (vm_paused(m->vs.vm))
 		answer(&client, NULL); /* delivered once resumed */
 	if (all)
-		send_request(m, PENDING_SIGNAL, client,
-			     agent_signal_all(m->vs.ctl, (int)signo, NULL));
+		send_request(m, PENDING_SIGNAL, client, agent_signal_all(m->vs.ctl, signo, NULL));
 	else
 		send_request(m, PENDING_SIGNAL, client,
-			     agent_signal(m->vs.ctl, m->proc_id, (int)signo, NULL));
+			     agent_signal(m->vs.ctl, m->proc_id, signo, NULL));
+}
+
+static void request_signal(struct monitor *m, int client, const char *arg, bool all)
+{
+	char *end;
+	long signo = strtol(arg, &end, 10);
+
+	if (*end || signo <= 0 || signo > 64) {
+		client_error(&client, EINVAL, "invalid signal");
+		return;
+	}
+	deliver_signal(m, client, (int)signo, all);
 }
 
 static void request_pause(struct monitor *m, int client, bool pause)
@@ -551,9 +570,9 @@ static int run_loop(struct monitor *m, mv_error_t *err)
 				continue;
 			return mv_error(err, errno, "poll");
 		}
-		if (p[2].revents && m->killed) {
+		if (p[2].revents && m->killed_by) {
 			m->exited = true;
-			m->status = SIGKILL; /* the wait status of death by SIGKILL */
+			m->status = m->killed_by; /* the wait status of death by that signal */
 			return 0;
 		}
 		if (p[2].revents)
@@ -561,7 +580,7 @@ static int run_loop(struct monitor *m, mv_error_t *err)
 		if (p[0].revents && control_event(m, err) < 0)
 			return -1;
 		while (p[1].revents && (sig = vm_session_signal(&m->vs)) > 0)
-			forward_signal(m, sig);
+			deliver_signal(m, -1, sig, false);
 		if (p[3].revents)
 			control_accept(m);
 		stdio_proxy_handle(&m->io, p + 4);

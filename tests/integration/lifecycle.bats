@@ -236,3 +236,13 @@ status_of() {
 	[[ "$output" == *has-fuse* ]]
 	[[ "$output" == *end* ]]
 }
+
+@test "kill of a created container ends it, as containerd's abort does; delete then succeeds" {
+	make_bundle "$B" sleep 1000
+	mvr create --bundle "$B" --pid-file "$TEST_TMP/pid" c14 </dev/null >/dev/null 2>&1
+	[ "$(status_of c14)" = created ]
+	mvr kill c14 TERM
+	wait_for "[ \"\$(status_of c14)\" = stopped ]" 30
+	! kill -0 "$(cat "$TEST_TMP/pid")" 2>/dev/null
+	mvr delete c14
+}
