@@ -98,6 +98,18 @@ static void reset_signals(void)
 	/* Ignored signals stay ignored across exec: undo the caller's. */
 	for (int sig = 1; sig < NSIG; sig++)
 		sigaction(sig, &dfl, NULL);
+	/* glibc refuses sigaction() on the two it keeps for itself (32, 33),
+	 * yet an ignored disposition of them is inherited all the same (make
+	 * check under CI had them so): the system call resets them. */
+	for (int sig = 32; sig < SIGRTMIN; sig++) {
+		struct {
+			void *handler;
+			unsigned long flags;
+			void *restorer;
+			uint64_t mask;
+		} kdfl = {SIG_DFL, 0, NULL, 0};
+		syscall(SYS_rt_sigaction, sig, &kdfl, NULL, sizeof(kdfl.mask));
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
