@@ -59,6 +59,9 @@ start_sleeper() {
 	[ "$(jq length <<<"$output")" -eq 2 ]
 	[ "$(jq ".[1]" <<<"$output")" = "$epid" ]
 	[ "$(jq ".[0]" <<<"$output")" = "$(mvr state e3 | jq .pid)" ]
+	run mvr ps e3
+	[[ "${lines[0]}" == *PID* ]]
+	[ "${#lines[@]}" -eq 3 ]
 	# the exec's host process dies: its process in the guest is killed
 	kill -9 "$epid"
 	for i in $(seq 30); do

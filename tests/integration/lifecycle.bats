@@ -81,6 +81,13 @@ status_of() {
 	run mvr delete c4
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"not stopped"* ]]
+	# update: the VM's size is fixed at boot; the same size is fine
+	run mvr update --memory 1073741824 c4
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"cannot change linux.resources.memory.limit"* ]]
+	mvr update --cpu-quota 100000 --cpu-period 100000 c4
+	run mvr update --pids-limit 10 c4
+	[ "$status" -ne 0 ]
 	pid=$(mvr state c4 | jq -r .pid)
 	mvr delete --force c4
 	[ ! -e "$STATE/c4" ]
