@@ -66,6 +66,15 @@ no_qemu_left() {
 	no_qemu_left "$(run_dir_of "$stderr")"
 }
 
+@test "emulated host: its kernel reporting a lockup or a panic ends it at once with 125" {
+	run --separate-stderr "$KVMHOST" sh -c 'echo "<0>BUG: soft lockup - a test" >/dev/kmsg; sleep 600'
+	echo "$stderr"
+	[ "$status" -eq 125 ]
+	[[ "$stderr" == *"the emulated host did not run the command to its end: its kernel failed"* ]]
+	[[ "$stderr" == *"BUG: soft lockup - a test"* ]]
+	no_qemu_left "$(run_dir_of "$stderr")"
+}
+
 @test "emulated host: SIGTERM to the runner stops QEMU; parallel runs are independent" {
 	"$KVMHOST" sleep 600 2>"$TEST_TMP/a.err" &
 	a=$!
