@@ -238,11 +238,20 @@ static int send_config(struct monitor *m, mv_error_t *err)
 /* The container process, set up and waiting for `start`. */
 static int create_process(struct monitor *m, mv_error_t *err)
 {
-	const struct oci_process *p = m->o->config->process;
+	struct oci_process *p = m->o->config->process;
 	uint32_t flags = MV_RUN_STDIN | MV_RUN_STDOUT | MV_EXEC_INIT | MV_EXEC_DEFER;
 	cleanup_free char *json = NULL;
+	unsigned rows, cols;
 	uint32_t pid;
 	size_t len;
+
+	/* The caller has sized its end of the terminal by now (conmon does
+	 * so as soon as it has the master): the guest's pty starts so. */
+	if (m->tty >= 0 && console_get_size(m->tty, &rows, &cols, NULL) == 0 && rows && cols) {
+		p->has_console_size = true;
+		p->console_height = rows;
+		p->console_width = cols;
+	}
 
 	if (!p->terminal)
 		flags |= MV_RUN_STDERR;

@@ -1,7 +1,9 @@
-/* console-recv SOCKET [ROWS COLS]: the caller's side of --console-socket,
- * as conmon plays it.  Listens on SOCKET, takes one pty master, sets its
- * window size when given, then copies stdin to the master and the master to
- * stdout until the pty's other side has gone. */
+/* console-recv SOCKET [ROWS COLS [ROWS2 COLS2]]: the caller's side of
+ * --console-socket, as conmon plays it.  Listens on SOCKET, takes one pty
+ * master, sets its window size when given, then copies stdin to the master
+ * and the master to stdout until the pty's other side has gone.  With a
+ * second size, it resizes the terminal to it once the output has said
+ * "resize-now" (a caller resizing its window). */
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -27,6 +29,10 @@ static int listen_on(const char *path)
 	return fd;
 }
 
+/* The last bytes seen, to find "resize-now" across reads. */
+static char seen[8192];
+static size_t seen_len;
+
 static bool copy(int from, int to)
 {
 	char buf[4096];
@@ -34,6 +40,11 @@ static bool copy(int from, int to)
 
 	if (n <= 0)
 		return false;
+	if (seen_len + (size_t)n >= sizeof(seen))
+		seen_len = 0;
+	memcpy(seen + seen_len, buf, (size_t)n);
+	seen_len += (size_t)n;
+	seen[seen_len] = '\0';
 	return write(to, buf, (size_t)n) == n;
 }
 
@@ -44,8 +55,8 @@ int main(int argc, char **argv)
 	char *name = NULL;
 	bool in_open = true;
 
-	if (argc != 2 && argc != 4) {
-		fprintf(stderr, "usage: console-recv SOCKET [ROWS COLS]\n");
+	if (argc != 2 && argc != 4 && argc != 6) {
+		fprintf(stderr, "usage: console-recv SOCKET [ROWS COLS [ROWS2 COLS2]]\n");
 		return 2;
 	}
 	listener = listen_on(argv[1]);
@@ -54,7 +65,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "console-recv: %s\n", err.msg ? err.msg : strerror(errno));
 		return 1;
 	}
-	if (argc == 4 &&
+	if (argc >= 4 &&
 	    console_set_size(master, (unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]), &err) < 0) {
 		fprintf(stderr, "console-recv: %s\n", err.msg);
 		return 1;
@@ -66,6 +77,11 @@ int main(int argc, char **argv)
 			continue;
 		if (p[0].revents && !copy(master, 1))
 			break; /* EIO: the slave side closed */
+		if (argc == 6 && strstr(seen, "resize-now")) {
+			console_set_size(master, (unsigned)atoi(argv[4]), (unsigned)atoi(argv[5]),
+					 NULL);
+			argc = 4; /* once */
+		}
 		if (p[1].revents && !copy(0, master))
 			in_open = false;
 	}

@@ -85,10 +85,11 @@ start_sleeper() {
 	grep -q term "$TEST_TMP/out"
 }
 
-@test "terminal: create --console-socket hands out a pty with the caller's size" {
-	make_bundle "$B" sh -c '[ -t 0 ] && echo is-a-tty; stty size; echo done'
+@test "terminal: create --console-socket hands out a pty with the caller's size, and its resizes" {
+	make_bundle "$B" sh -c '[ -t 0 ] && echo is-a-tty; sleep 1; stty size; trap "stty size; echo done; exit" WINCH
+		echo resize-now; while :; do sleep 0.1; done'
 	edit_config "$B" '.process.terminal = true'
-	"$BUILD/tests/console-recv" "$TEST_TMP/console.sock" 30 100 </dev/null >"$TEST_TMP/tty.out" &
+	"$BUILD/tests/console-recv" "$TEST_TMP/console.sock" 30 100 40 120 </dev/null >"$TEST_TMP/tty.out" &
 	recv=$!
 	wait_for "[ -S '$TEST_TMP/console.sock' ]" 10
 	mvr create --bundle "$B" --console-socket "$TEST_TMP/console.sock" t1
@@ -97,6 +98,7 @@ start_sleeper() {
 	cat "$TEST_TMP/tty.out"
 	grep -q is-a-tty "$TEST_TMP/tty.out"
 	grep -q "30 100" "$TEST_TMP/tty.out"
+	grep -q "40 120" "$TEST_TMP/tty.out"
 	grep -q done "$TEST_TMP/tty.out"
 }
 
