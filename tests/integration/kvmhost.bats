@@ -66,6 +66,14 @@ no_qemu_left() {
 	no_qemu_left "$(run_dir_of "$stderr")"
 }
 
+@test "emulated host: one that does not boot in time is started once more" {
+	MVRUN_KVMHOST_BOOT_TIMEOUT=1 run --separate-stderr "$KVMHOST" sh -c 'exit 3'
+	echo "$stderr"
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"did not boot within 1s: starting it again"* ]]
+	no_qemu_left "$(run_dir_of "$stderr")"
+}
+
 @test "emulated host: its kernel reporting a lockup or a panic ends it at once with 125" {
 	run --separate-stderr "$KVMHOST" sh -c 'echo "<0>BUG: soft lockup - a test" >/dev/kmsg; sleep 600'
 	echo "$stderr"
