@@ -16,6 +16,7 @@
 
 #include "agent/oci_apply.h"
 #include "agent/pty.h"
+#include "oci/state.h"
 #include "runtime/cleanup.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -231,27 +232,52 @@ static int container_stdio(const struct child_args *c, mv_error_t *err)
 	return 0;
 }
 
-/* The state a hook reads on its stdin.  The guest knows neither the
- * container's id nor its bundle: they are empty. */
-static void hook_state(const struct oci_config *cfg, const char *status, char *buf, size_t n)
+static const char *annotation(const struct oci_config *cfg, const char *key)
 {
-	const char *v = cfg->oci_version;
+	for (size_t i = 0; i < cfg->annotations.n; i++)
+		if (strcmp(cfg->annotations.keys[i], key) == 0)
+			return cfg->annotations.values[i];
+	return "";
+}
 
-	if (strpbrk(v, "\"\\") || strlen(v) > 64)
-		v = "1.0.0";
-	snprintf(buf, n,
-		 "{\"ociVersion\":\"%s\",\"id\":\"\",\"status\":\"%s\",\"pid\":%d,"
-		 "\"bundle\":\"\"}",
-		 v, status, (int)getpid());
+static bool is_ours(const char *key)
+{
+	return strcmp(key, MV_ANNOTATION_ID) == 0 || strcmp(key, MV_ANNOTATION_BUNDLE) == 0;
+}
+
+/* The state a hook reads on its stdin: the id and bundle the host put in
+ * the config as annotations, and the user's annotations without them.
+ * Returns NULL when out of memory (the hook then reads nothing). */
+static char *hook_state(const struct oci_config *cfg, const char *status)
+{
+	const struct oci_map *a = &cfg->annotations;
+	cleanup_free char **keys = calloc(a->n + 1, sizeof(*keys));
+	cleanup_free char **values = calloc(a->n + 1, sizeof(*values));
+	struct oci_map user = {.keys = keys, .values = values};
+	mv_error_t err = {0};
+	char *json = NULL;
+
+	if (keys == NULL || values == NULL)
+		return NULL;
+	for (size_t i = 0; i < a->n; i++) {
+		if (is_ours(a->keys[i]))
+			continue;
+		keys[user.n] = a->keys[i];
+		values[user.n++] = a->values[i];
+	}
+	if (oci_state_json(annotation(cfg, MV_ANNOTATION_ID), status, getpid(),
+			   annotation(cfg, MV_ANNOTATION_BUNDLE), &user, &json, &err) < 0)
+		mv_error_release(&err);
+	return json;
 }
 
 static int init_setup(const struct child_args *c, mv_error_t *err)
 {
-	char state[256];
+	cleanup_free char *state = hook_state(c->config, "creating");
 
-	hook_state(c->config, "creating", state, sizeof(state));
 	if (enter_ns_paths(c->config, err) < 0 ||
-	    rootfs_setup(c->config, c->tty_slave >= 0 ? STDIN_FILENO : -1, state, err) < 0)
+	    rootfs_setup(c->config, c->tty_slave >= 0 ? STDIN_FILENO : -1, state ? state : "",
+			 err) < 0)
 		return -1;
 	return 0;
 }
@@ -299,7 +325,7 @@ void child_container(const struct child_args *c)
 	const struct oci_seccomp *seccomp = c->config->linux_ ? c->config->linux_->seccomp : NULL;
 	static char *const no_env[] = {NULL};
 	mv_error_t err = {0};
-	char state[256];
+	char *state = NULL; /* for startContainer; exec leaves it behind */
 	char *path;
 
 	reset_signals();
@@ -314,13 +340,15 @@ void child_container(const struct child_args *c)
 	path = oci_find_executable(op->args.v[0], &op->env, &err);
 	if (path == NULL)
 		child_report_failure(c->report_fd, STAGE_EXEC, &err);
+	if (c->init)
+		state =
+		    hook_state(c->config, "created"); /* before seccomp may forbid malloc's calls */
 	if (oci_apply_process(op, seccomp, &err) < 0)
 		child_report_failure(c->report_fd, STAGE_CONTAINER, &err);
 	if (c->start_fd >= 0)
 		wait_for_start(c);
-	hook_state(c->config, "created", state, sizeof(state));
 	if (c->init && hooks_run(c->config->hooks.start_container,
-				 c->config->hooks.n_start_container, state, &err) < 0)
+				 c->config->hooks.n_start_container, state ? state : "", &err) < 0)
 		child_report_failure(c->report_fd, STAGE_CONTAINER, &err);
 	execve(path, op->args.v, op->env.n ? op->env.v : no_env);
 	mv_error(&err, errno, "exec `%s`", op->args.v[0]);

@@ -117,6 +117,12 @@ struct mv_msg_mount {
 	/* followed by NUL-terminated strings: source, target, fstype, data */
 };
 
+/* CONTAINER's config carries, as annotations the guest takes out again, what
+ * only the host knows: the container's id and bundle, for the state that
+ * in-guest hooks read. */
+#define MV_ANNOTATION_ID     "run.mvrun.id"
+#define MV_ANNOTATION_BUNDLE "run.mvrun.bundle"
+
 /* v2: EXEC runs a process of the container (CONTAINER first) from an OCI
  * process object (JSON, the rest of the payload).  flags: the MV_RUN_*
  * streams (with process.terminal: STDIN and STDOUT are the pty, STDOUT is

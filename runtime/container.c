@@ -173,8 +173,8 @@ static int wait_created(int sync_fd, pid_t pid, mv_error_t *err)
 	return 0;
 }
 
-static int fork_monitor(const struct container_opts *o, struct oci_config *c, const char *rootfs,
-			const char *state_dir, pid_t *pid, mv_error_t *err)
+static int fork_monitor(const struct container_opts *o, struct oci_config *c, const char *bundle,
+			const char *rootfs, const char *state_dir, pid_t *pid, mv_error_t *err)
 {
 	int sync[2];
 
@@ -189,6 +189,7 @@ static int fork_monitor(const struct container_opts *o, struct oci_config *c, co
 	if (*pid == 0) {
 		struct monitor_opts mo = {
 		    .id = o->id,
+		    .bundle = bundle,
 		    .state_dir = state_dir,
 		    .rootfs = rootfs,
 		    .config = c,
@@ -271,7 +272,7 @@ static int create_locked(const struct container_opts *o, int rootfd, int dirfd,
 	}
 	if (state_write(dirfd, s, err) < 0 || save_config(dirfd, c, err) < 0)
 		goto out;
-	if (fork_monitor(o, c, rootfs, state_dir, &s->pid, err) < 0)
+	if (fork_monitor(o, c, bundle, rootfs, state_dir, &s->pid, err) < 0)
 		goto out;
 	ret = finish_create(o, dirfd, s, c, err);
 	if (ret < 0)

@@ -18,6 +18,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "agent/protocol.h"
 #include "runtime/cleanup.h"
 #include "runtime/console.h"
 #include "runtime/resources.h"
@@ -219,17 +220,35 @@ static int mount_shares(struct monitor *m, mv_error_t *err)
 	return 0;
 }
 
+/* The config as the guest sees it: the root at its guest path, and the id
+ * and bundle as two annotations of our own (see agent/protocol.h). */
 static int send_config(struct monitor *m, mv_error_t *err)
 {
 	struct oci_config *c = m->o->config;
+	struct oci_map user = c->annotations;
+	size_t n = user.n;
+	cleanup_free char **keys = calloc(n + 2, sizeof(*keys));
+	cleanup_free char **values = calloc(n + 2, sizeof(*values));
 	cleanup_free char *json = NULL;
 	char *host_root = c->root->path;
 	size_t len;
 	int ret;
 
+	if (keys == NULL || values == NULL)
+		return mv_error(err, ENOMEM, "config for the guest");
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = user.keys[i];
+		values[i] = user.values[i];
+	}
+	keys[n] = (char *)MV_ANNOTATION_ID;
+	values[n] = (char *)m->o->id;
+	keys[n + 1] = (char *)MV_ANNOTATION_BUNDLE;
+	values[n + 1] = (char *)(m->o->bundle ? m->o->bundle : "");
+	c->annotations = (struct oci_map){.keys = keys, .values = values, .n = n + 2};
 	c->root->path = (char *)GUEST_ROOT;
 	ret = oci_config_to_json(c, &json, &len, err);
 	c->root->path = host_root;
+	c->annotations = user;
 	if (ret < 0)
 		return -1;
 	return agent_container(m->vs.ctl, json, len, err);

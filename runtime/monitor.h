@@ -20,6 +20,7 @@
 
 struct monitor_opts {
 	const char *id;
+	const char *bundle;    /* absolute, for the guest's hooks */
 	const char *state_dir; /* ROOT/ID, absolute */
 	int state_fd;	       /* ROOT/ID (O_DIRECTORY), for state.json */
 	const char *rootfs;    /* absolute host path */

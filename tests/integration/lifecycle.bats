@@ -187,6 +187,19 @@ status_of() {
 	[ "$(jq -r .status "$TEST_TMP/poststop.json")" = stopped ]
 }
 
+@test "hooks: startContainer runs in the guest's container with the id and bundle on stdin" {
+	make_bundle "$B" cat /tmp/start.json
+	edit_config "$B" '.hooks.startContainer = [{"path": "/bin/sh", "args": ["sh", "-c", "cat >/tmp/start.json"]}]'
+	edit_config "$B" '.annotations = {"org.example.a": "b"} | .root.readonly = false'
+	run mvr run --bundle "$B" c14h
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .id <<<"$output")" = c14h ]
+	[ "$(jq -r .bundle <<<"$output")" = "$B" ]
+	[ "$(jq -r .status <<<"$output")" = created ]
+	[ "$(jq -c .annotations <<<"$output")" = '{"org.example.a":"b"}' ]
+}
+
 @test "a failing prestart hook fails create and leaves nothing" {
 	make_bundle "$B" true
 	printf '#!/bin/sh\necho hook-failed >&2\nexit 4\n' >"$TEST_TMP/fail.sh"
