@@ -277,7 +277,10 @@ static int agent_init(struct agent *a, const struct options *o, mv_error_t *err)
 
 static int guest_setup(mv_error_t *err)
 {
-	int mounted = system_mount_all(err);
+	int mounted;
+
+	system_boot_mark();
+	mounted = system_mount_all(err);
 
 	/* fds 0-2 on the console even when a mount failed, to report that */
 	if (system_console(mounted < 0 ? NULL : err) < 0 && mounted == 0)

@@ -60,6 +60,8 @@ __attribute__((noreturn, format(printf, 2, 3))) void agent_fatal(struct agent *a
 int system_mount_all(mv_error_t *err);
 int system_console(mv_error_t *err);
 void system_hostname_and_loopback(void);
+/* The boot timer's mark: tells the VMM that the guest's init runs now. */
+void system_boot_mark(void);
 int modules_load(const char *dir, mv_error_t *err);
 
 /* mount.c: MOUNT requests */

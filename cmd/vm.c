@@ -117,9 +117,10 @@ static void print_times(const struct vm_run_times *t)
 {
 	fprintf(stderr,
 		"mvrun: boot time (ms from VMM start): vm-created %.1f first-vcpu-entry %.1f "
-		"agent-ready %.1f command-started %.1f\n",
+		"agent-start %.1f agent-ready %.1f command-started %.1f\n",
 		ms_since(t->start, t->created), ms_since(t->start, t->first_entry),
-		ms_since(t->start, t->ready), ms_since(t->start, t->started));
+		ms_since(t->start, t->agent_start), ms_since(t->start, t->ready),
+		ms_since(t->start, t->started));
 }
 
 static int vm_run(struct mv_global *g, int argc, char **argv, mv_error_t *err)

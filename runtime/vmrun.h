@@ -13,6 +13,7 @@ struct vm_run_times {
 	uint64_t start;	      /* runtime_vm_run() called: the VMM starts */
 	uint64_t created;     /* the VM is built: memory, devices, kernel loaded */
 	uint64_t first_entry; /* vCPU 0 entered the guest */
+	uint64_t agent_start; /* the agent, the guest's init, began (its boot-timer mark) */
 	uint64_t ready;	      /* the agent said READY */
 	uint64_t started;     /* the command runs */
 };

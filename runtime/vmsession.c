@@ -249,6 +249,7 @@ static int wait_ready(struct vm_session *s, mv_error_t *err)
 			if (s->o->times) {
 				s->o->times->ready = now_ns();
 				s->o->times->first_entry = vm_first_entry_ns(s->vm);
+				s->o->times->agent_start = vm_agent_start_ns(s->vm);
 			}
 			return agent_accept_ready(s->ready_fd, err);
 		}

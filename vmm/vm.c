@@ -84,6 +84,7 @@ struct vm {
 	bool stopping; /* seq_cst: see the top of the file */
 	struct pause_gate pause;
 	uint64_t first_entry_ns;
+	uint64_t agent_start_ns; /* the agent's first MV_PORT_BOOT_EVENT write */
 };
 
 static void kick_handler(int sig)
@@ -197,6 +198,14 @@ static void vcpu_park(struct vcpu *v)
 	pause_gate_park(&v->vm->pause);
 }
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 /* ---- port I/O: console, ACPI sleep/reset registers, i8042 reset --------- */
 
 static void io_out(struct vcpu *v, uint16_t port, uint8_t val)
@@ -220,6 +229,14 @@ static void io_out(struct vcpu *v, uint16_t port, uint8_t val)
 		if (val == I8042_CMD_RESET)
 			vm_end(vm, VM_END_REBOOT, "the guest reset itself");
 		break;
+	case MV_PORT_BOOT_EVENT: {
+		uint64_t unset = 0;
+
+		/* only the first mark counts: the guest may write it again */
+		__atomic_compare_exchange_n(&vm->agent_start_ns, &unset, monotonic_ns(), false,
+					    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+		break;
+	}
 	}
 }
 
@@ -319,17 +336,14 @@ static void handle_exit(struct vcpu *v)
 	}
 }
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 uint64_t vm_first_entry_ns(struct vm *vm)
 {
 	return __atomic_load_n(&vm->first_entry_ns, __ATOMIC_ACQUIRE);
+}
+
+uint64_t vm_agent_start_ns(struct vm *vm)
+{
+	return __atomic_load_n(&vm->agent_start_ns, __ATOMIC_ACQUIRE);
 }
 
 static void *vcpu_thread(void *arg)

@@ -65,6 +65,8 @@ bool vm_paused(struct vm *vm);
 void vm_destroy(struct vm *vm);
 /* When vCPU 0 first entered the guest (CLOCK_MONOTONIC ns), 0 before. */
 uint64_t vm_first_entry_ns(struct vm *vm);
+/* When the guest's agent marked its start on MV_PORT_BOOT_EVENT, 0 before. */
+uint64_t vm_agent_start_ns(struct vm *vm);
 /* The last console output, NUL-terminated. */
 void vm_console_tail(struct vm *vm, char *buf, size_t size);
 
