@@ -151,3 +151,24 @@ nothing_left() {
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"open \`/dev/kvm\`: run as root or join the group that owns /dev/kvm: Permission denied" ]]
 }
+
+@test "--boot-time reports each milestone, in order" {
+	run --separate-stderr "$MVRUN" vm run --boot-time -- true
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	local times
+	times=$(sed -n 's/^mvrun: boot time (ms from VMM start): vm-created \([0-9.]*\) first-vcpu-entry \([0-9.]*\) agent-start \([0-9.]*\) agent-ready \([0-9.]*\) command-started \([0-9.]*\)$/\1 \2 \3 \4 \5/p' <<<"$stderr")
+	[ -n "$times" ]
+	# every one measured (not -1), and none before the one it follows
+	awk '{ for (i = 1; i <= NF; i++) if ($i <= 0 || (i > 1 && $i < $(i - 1))) exit 1 }' <<<"$times"
+}
+
+@test "Debian's cloud kernel, with its modules, still boots" {
+	[ -f "$BUILD/guest/cloud/vmlinuz" ]
+	MVRUN_KERNEL=$BUILD/guest/cloud/vmlinuz MVRUN_INITRD=$BUILD/guest/cloud/initramfs.img \
+		run --separate-stderr "$MVRUN" vm run -- sh -c 'uname -r; ls /sys/bus/virtio/drivers'
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *-cloud-amd64 ]]
+	[[ "$output" == *vmw_vsock_virtio_transport* ]]
+}
