@@ -32,6 +32,7 @@ static const struct mv_command *const commands[] = {
 	&cmd_resume,
 	&cmd_update,
 	&cmd_vm,
+	&cmd_unpack,
 };
 /* clang-format on */
 

@@ -52,6 +52,7 @@ extern const struct mv_command cmd_ps;
 extern const struct mv_command cmd_pause;
 extern const struct mv_command cmd_resume;
 extern const struct mv_command cmd_update;
+extern const struct mv_command cmd_unpack;
 
 /* cmd/args.c: the one container id operand at argv[first]. */
 const char *cmd_container_id(const char *cmd, int argc, char **argv, int first, mv_error_t *err);

@@ -125,6 +125,11 @@ struct json_field {
 	{                                                                                          \
 		(key), (read), 0, JSON_NO_FLAG, false                                              \
 	}
+/* Required JSON_WHOLE: e.g. OCI_ARRAY_READER's readers fill a member and its count together. */
+#define JSON_REQUIRED_WHOLE(key, read)                                                             \
+	{                                                                                          \
+		(key), (read), 0, JSON_NO_FLAG, true                                               \
+	}
 #define JSON_WHOLE_HAS(key, read, type, has_member)                                                \
 	{                                                                                          \
 		(key), (read), 0, offsetof(type, has_member), false                                \

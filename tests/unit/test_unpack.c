@@ -1,0 +1,917 @@
+/* runtime/unpack.c: image archives that the tests build themselves (OCI
+ * layouts and docker-archives, as directories and as tars) unpacked into
+ * bundles; failures must leave neither the bundle nor a temporary dir. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "oci/config.h"
+#include "oci/sha256.h"
+#include "runtime/cleanup.h"
+#include "runtime/hooks.h"
+#include "runtime/unpack.h"
+#include "tests/unit/unit.h"
+
+#define OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define OCI_CONFIG   "application/vnd.oci.image.config.v1+json"
+#define OCI_LAYER_GZ "application/vnd.oci.image.layer.v1.tar+gzip"
+#define OCI_LAYER    "application/vnd.oci.image.layer.v1.tar"
+
+/* ---- files ---- */
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
+static char *fmt(const char *f, ...)
+{
+	char *s = NULL;
+	va_list ap;
+
+	va_start(ap, f);
+	CHECK(vasprintf(&s, f, ap) >= 0);
+	va_end(ap);
+	return s;
+}
+
+/* The JSON here is written with ' for " to stay readable. */
+static char *json(const char *text)
+{
+	char *s = strdup(text);
+
+	CHECK(s != NULL);
+	for (char *p = s; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	return s;
+}
+
+static void mkdirs(const char *path)
+{
+	cleanup_free char *p = strdup(path);
+
+	CHECK(p != NULL);
+	for (char *s = p + 1; (s = strchr(s, '/')) != NULL; s++) {
+		*s = '\0';
+		CHECK(mkdir(p, 0755) == 0 || errno == EEXIST);
+		*s = '/';
+	}
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	cleanup_close int fd = -1;
+
+	mkdirs(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+	CHECK_INT(write(fd, data, len), ==, len);
+}
+
+static char *read_text(const char *path)
+{
+	char buf[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	CHECK(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	CHECK(n >= 0);
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void rm_rf(const char *dir)
+{
+	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- a test's directory ---- */
+
+struct fx {
+	char base[64];
+	char image[128];  /* the image directory */
+	char bundle[128]; /* where it is unpacked */
+	char tar[128];	  /* the image as a tar */
+};
+
+static void fx_init(struct fx *f)
+{
+	strcpy(f->base, "/tmp/mvrun-unpack.XXXXXX");
+	CHECK(mkdtemp(f->base) != NULL);
+	snprintf(f->image, sizeof(f->image), "%s/image", f->base);
+	snprintf(f->bundle, sizeof(f->bundle), "%s/bundle", f->base);
+	snprintf(f->tar, sizeof(f->tar), "%s/image.tar", f->base);
+	CHECK_INT(mkdir(f->image, 0755), ==, 0);
+}
+
+static void fx_release(struct fx *f)
+{
+	rm_rf(f->base);
+}
+
+/* f->bundle/rel */
+static char *in_bundle(const struct fx *f, const char *rel)
+{
+	return fmt("%s/%s", f->bundle, rel);
+}
+
+/* What is in base besides the image and its tar: the bundle and nothing
+ * else after a success, nothing at all after a failure. */
+static int leftovers(const struct fx *f)
+{
+	cleanup_dir DIR *d = opendir(f->base);
+	struct dirent *de;
+	int n = 0;
+
+	CHECK(d != NULL);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    strcmp(de->d_name, "image") && strcmp(de->d_name, "image.tar") &&
+		    strcmp(de->d_name, "sentinel"))
+			n++;
+	return n;
+}
+
+/* ---- layers and blobs ---- */
+
+/* One layer entry.  kind: 'd' dir, 'f' file (arg: content), 'l' symlink
+ * (arg: target), 'h' hardlink (arg: target). */
+struct ent {
+	const char *path;
+	char kind;
+	const char *arg;
+	mode_t perm; /* 0: 0755 for dirs, 0644 else */
+};
+
+static void add_entry(struct archive *a, const struct ent *x)
+{
+	struct archive_entry *e = archive_entry_new();
+	size_t len = x->kind == 'f' && x->arg ? strlen(x->arg) : 0;
+
+	CHECK(e != NULL);
+	archive_entry_set_pathname(e, x->path);
+	archive_entry_set_filetype(e, x->kind == 'd'   ? AE_IFDIR
+				      : x->kind == 'l' ? AE_IFLNK
+						       : AE_IFREG);
+	archive_entry_set_perm(e, x->perm ? x->perm : x->kind == 'd' ? 0755 : 0644);
+	archive_entry_set_mtime(e, 1000000000, 0);
+	archive_entry_set_size(e, (la_int64_t)len);
+	if (x->kind == 'l')
+		archive_entry_set_symlink(e, x->arg);
+	if (x->kind == 'h')
+		archive_entry_set_hardlink(e, x->arg);
+	CHECK_INT(archive_write_header(a, e), ==, ARCHIVE_OK);
+	if (len)
+		CHECK_INT(archive_write_data(a, x->arg, len), ==, (la_ssize_t)len);
+	archive_entry_free(e);
+}
+
+/* A tar (gzip'd when asked) of ents, in memory; *len its size. */
+static char *make_tar(const struct ent *ents, size_t n, bool gzip, size_t *len)
+{
+	size_t cap = 1 << 20;
+	char *buf = malloc(cap);
+	struct archive *a = archive_write_new();
+
+	CHECK(buf != NULL && a != NULL);
+	CHECK_INT(archive_write_set_format_pax_restricted(a), ==, ARCHIVE_OK);
+	if (gzip)
+		CHECK_INT(archive_write_add_filter_gzip(a), ==, ARCHIVE_OK);
+	CHECK_INT(archive_write_open_memory(a, buf, cap, len), ==, ARCHIVE_OK);
+	for (size_t i = 0; i < n; i++)
+		add_entry(a, &ents[i]);
+	CHECK_INT(archive_write_close(a), ==, ARCHIVE_OK);
+	archive_write_free(a);
+	return buf;
+}
+
+struct blob {
+	char digest[72]; /* sha256:<hex> */
+	size_t size;
+};
+
+static struct blob digest_of(const void *data, size_t len)
+{
+	uint8_t d[SHA256_DIGEST_SIZE];
+	char hex[SHA256_HEX_SIZE];
+	struct sha256 s;
+	struct blob b = {.size = len};
+
+	sha256_init(&s);
+	sha256_update(&s, data, len);
+	sha256_final(&s, d);
+	sha256_hex(d, hex);
+	snprintf(b.digest, sizeof(b.digest), "sha256:%s", hex);
+	return b;
+}
+
+static struct blob put_blob(const char *dir, const void *data, size_t len)
+{
+	struct blob b = digest_of(data, len);
+	cleanup_free char *path = fmt("%s/blobs/sha256/%s", dir, b.digest + 7);
+
+	write_file(path, data, len);
+	return b;
+}
+
+static struct blob put_json_blob(const char *dir, const char *text)
+{
+	cleanup_free char *s = json(text);
+
+	return put_blob(dir, s, strlen(s));
+}
+
+static struct blob put_layer(const char *dir, const struct ent *ents, size_t n)
+{
+	size_t len;
+	cleanup_free char *tar = make_tar(ents, n, true, &len);
+
+	return put_blob(dir, tar, len);
+}
+
+#define IMAGE_CONFIG                                                                               \
+	"{'os':'linux','architecture':'amd64','config':{'Entrypoint':['/bin/sh','-c'],"            \
+	"'Cmd':['echo hi'],'Env':['PATH=/usr/bin:/bin','FOO=bar'],'WorkingDir':'/srv',"            \
+	"'User':'app','Labels':{'org.example':'yes'}},"                                            \
+	"'rootfs':{'type':'layers','diff_ids':[]}}"
+
+/* An OCI layout in dir: the config above and layers (lowest first). */
+static void put_oci(const char *dir, const struct blob *layers, size_t n)
+{
+	struct blob c = put_json_blob(dir, IMAGE_CONFIG), m;
+	cleanup_free char *list = strdup(""), *manifest = NULL, *index = NULL, *layout = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		char *longer = fmt("%s%s{'mediaType':'" OCI_LAYER_GZ "','digest':'%s','size':%zu}",
+				   list, i ? "," : "", layers[i].digest, layers[i].size);
+		free(list);
+		list = longer;
+	}
+	manifest =
+	    fmt("{'schemaVersion':2,'mediaType':'" OCI_MANIFEST
+		"','config':{'mediaType':'" OCI_CONFIG "','digest':'%s','size':%zu},'layers':[%s]}",
+		c.digest, c.size, list);
+	m = put_json_blob(dir, manifest);
+	index = fmt("{'schemaVersion':2,'manifests':[{'mediaType':'" OCI_MANIFEST
+		    "','digest':'%s','size':%zu,'annotations':"
+		    "{'org.opencontainers.image.ref.name':'latest'}}]}",
+		    m.digest, m.size);
+	free(manifest);
+	manifest = json(index);
+	layout = fmt("%s/index.json", dir);
+	write_file(layout, manifest, strlen(manifest));
+	free(layout);
+	layout = fmt("%s/oci-layout", dir);
+	write_file(layout, "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
+}
+
+/* The base image of most tests: a shell, a user `app` (1000:1001), /srv,
+ * a symlink and a hardlink. */
+static const struct ent base_layer[] = {
+    {.path = "bin/", .kind = 'd'},
+    {.path = "bin/sh", .kind = 'f', .arg = "#!shell", .perm = 0755},
+    {.path = "bin/ash", .kind = 'h', .arg = "bin/sh"},
+    {.path = "etc/passwd",
+     .kind = 'f',
+     .arg = "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/srv:/bin/sh\n"},
+    {.path = "srv/", .kind = 'd', .perm = 0750},
+    {.path = "lib", .kind = 'l', .arg = "usr/lib"},
+    {.path = "usr/lib/libc.so", .kind = 'f', .arg = "libc"},
+};
+
+static void put_base_image(const struct fx *f)
+{
+	struct blob l = put_layer(f->image, base_layer, N_ELEMENTS(base_layer));
+
+	put_oci(f->image, &l, 1);
+}
+
+/* dir as a tar (gzip'd when asked) at path, with its symlinks as they are. */
+static struct archive *tar_out;
+static size_t tar_skip;
+
+static int tar_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	struct archive_entry *e = archive_entry_new();
+	const char *rel = path + tar_skip;
+	char target[256];
+
+	CHECK(e != NULL);
+	archive_entry_copy_stat(e, st);
+	archive_entry_set_pathname(e, *rel ? rel + 1 : ".");
+	if (S_ISLNK(st->st_mode)) {
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		CHECK(n > 0);
+		target[n] = '\0';
+		archive_entry_set_symlink(e, target);
+	}
+	if (!S_ISREG(st->st_mode))
+		archive_entry_set_size(e, 0);
+	CHECK_INT(archive_write_header(tar_out, e), ==, ARCHIVE_OK);
+	if (S_ISREG(st->st_mode) && st->st_size > 0) {
+		cleanup_free char *data = malloc((size_t)st->st_size);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		CHECK(data != NULL && fd >= 0);
+		CHECK_INT(read(fd, data, (size_t)st->st_size), ==, st->st_size);
+		close(fd);
+		CHECK_INT(archive_write_data(tar_out, data, (size_t)st->st_size), ==, st->st_size);
+	}
+	archive_entry_free(e);
+	return 0;
+}
+
+static void tar_dir(const char *dir, const char *path, bool gzip)
+{
+	tar_out = archive_write_new();
+	tar_skip = strlen(dir);
+	CHECK(tar_out != NULL);
+	CHECK_INT(archive_write_set_format_pax_restricted(tar_out), ==, ARCHIVE_OK);
+	if (gzip)
+		CHECK_INT(archive_write_add_filter_gzip(tar_out), ==, ARCHIVE_OK);
+	CHECK_INT(archive_write_open_filename(tar_out, path), ==, ARCHIVE_OK);
+	CHECK_INT(nftw(dir, tar_one, 16, FTW_PHYS), ==, 0);
+	CHECK_INT(archive_write_close(tar_out), ==, ARCHIVE_OK);
+	archive_write_free(tar_out);
+}
+
+/* ---- unpacking ---- */
+
+static void unpack_ok(const struct fx *f, const char *archive)
+{
+	struct unpack_opts o = {.archive = archive, .bundle = f->bundle};
+	mv_error_t err = {0};
+
+	if (unpack_image(&o, &err) < 0)
+		unit_fail(__FILE__, __LINE__, "unpack: %s", err.msg);
+}
+
+/* Unpacking fails with errnum and a message holding want, and leaves
+ * nothing behind. */
+static void unpack_fails(const struct fx *f, const char *archive, int errnum, const char *want)
+{
+	struct unpack_opts o = {.archive = archive, .bundle = f->bundle};
+	mv_error_t err = {0};
+	cleanup_free char *prefix = fmt("unpack `%s`: ", archive);
+
+	CHECK_INT(unpack_image(&o, &err), ==, -1);
+	CHECK_INT(err.err, ==, errnum);
+	if (err.msg == NULL || strstr(err.msg, want) == NULL ||
+	    strncmp(err.msg, prefix, strlen(prefix)) != 0)
+		unit_fail(__FILE__, __LINE__, "message `%s` lacks `%s`", err.msg, want);
+	mv_error_release(&err);
+	CHECK(!exists(f->bundle));
+	CHECK_INT(leftovers(f), ==, 0);
+}
+
+static struct oci_config *load_config(const struct fx *f)
+{
+	cleanup_free char *path = in_bundle(f, "config.json");
+	struct oci_config *c = NULL;
+	mv_error_t err = {0};
+
+	if (oci_config_load(path, &c, &err) < 0)
+		unit_fail(__FILE__, __LINE__, "config.json: %s", err.msg);
+	return c;
+}
+
+static bool has_env(const struct oci_strv *env, const char *entry)
+{
+	for (size_t i = 0; i < env->n; i++)
+		if (strcmp(env->v[i], entry) == 0)
+			return true;
+	return false;
+}
+
+/* The base image's rootfs and config.json. */
+static void check_base_bundle(const struct fx *f)
+{
+	cleanup_free char *sh = in_bundle(f, "rootfs/bin/sh"),
+			  *ash = in_bundle(f, "rootfs/bin/ash");
+	cleanup_free char *lib = in_bundle(f, "rootfs/lib"), *srv = in_bundle(f, "rootfs/srv");
+	cleanup_free char *image = in_bundle(f, ".image"), *text = read_text(sh);
+	cleanup_free char *libc = in_bundle(f, "rootfs/lib/libc.so"), *libc_text = NULL;
+	struct oci_config *c = load_config(f);
+	struct stat st, st2;
+	char target[64];
+	ssize_t n;
+
+	CHECK_STR(text, "#!shell");
+	CHECK_INT(lstat(sh, &st), ==, 0);
+	CHECK_INT(st.st_mode & 07777, ==, 0755);
+	CHECK_INT(lstat(ash, &st2), ==, 0);
+	CHECK_INT(st.st_ino, ==, st2.st_ino);
+	n = readlink(lib, target, sizeof(target) - 1);
+	CHECK_INT(n, ==, 7);
+	target[n] = '\0';
+	CHECK_STR(target, "usr/lib");
+	libc_text = read_text(libc);
+	CHECK_STR(libc_text, "libc");
+	CHECK_INT(lstat(srv, &st), ==, 0);
+	CHECK_INT(st.st_mode & 07777, ==, 0750);
+	CHECK(!exists(image));
+	CHECK_INT(stat(f->bundle, &st), ==, 0);
+	CHECK_INT(st.st_mode & 07777, ==, 0755);
+
+	CHECK_INT(c->process->args.n, ==, 3);
+	CHECK_STR(c->process->args.v[0], "/bin/sh");
+	CHECK_STR(c->process->args.v[2], "echo hi");
+	CHECK(has_env(&c->process->env, "FOO=bar"));
+	CHECK(has_env(&c->process->env, "PATH=/usr/bin:/bin"));
+	CHECK_STR(c->process->cwd, "/srv");
+	CHECK_INT(c->process->user.uid, ==, 1000);
+	CHECK_INT(c->process->user.gid, ==, 1001);
+	CHECK_STR(c->root->path, "rootfs");
+	CHECK(!c->root->readonly);
+	CHECK_INT(c->annotations.n, ==, 1);
+	CHECK_STR(c->annotations.keys[0], "org.example");
+	CHECK_STR(c->annotations.values[0], "yes");
+	CHECK_INT(c->hooks.n_poststop, ==, 0);
+	oci_config_free(c);
+	CHECK_INT(leftovers(f), ==, 1);
+}
+
+TEST(unpack_oci_directory)
+{
+	struct fx f;
+
+	fx_init(&f);
+	put_base_image(&f);
+	unpack_ok(&f, f.image);
+	check_base_bundle(&f);
+	fx_release(&f);
+}
+
+TEST(unpack_oci_tar_and_tar_gz)
+{
+	struct fx f;
+
+	fx_init(&f);
+	put_base_image(&f);
+	tar_dir(f.image, f.tar, false);
+	unpack_ok(&f, f.tar);
+	check_base_bundle(&f);
+	rm_rf(f.bundle);
+	tar_dir(f.image, f.tar, true);
+	unpack_ok(&f, f.tar);
+	check_base_bundle(&f);
+	fx_release(&f);
+}
+
+/* A trailing slash on the bundle: the temporary dir still goes beside it. */
+TEST(unpack_bundle_with_trailing_slash)
+{
+	struct fx f;
+	cleanup_free char *slashed = NULL;
+	struct unpack_opts o = {0};
+	mv_error_t err = {0};
+
+	fx_init(&f);
+	put_base_image(&f);
+	slashed = fmt("%s//", f.bundle);
+	o = (struct unpack_opts){.archive = f.image, .bundle = slashed};
+	CHECK_INT(unpack_image(&o, &err), ==, 0);
+	check_base_bundle(&f);
+	fx_release(&f);
+}
+
+/* docker save: <hex>.json, <id>/layer.tar, and an older docker's symlink
+ * for a layer two images share. */
+TEST(unpack_docker_archive_tar)
+{
+	const struct ent one[] = {
+	    {.path = "bin/sh", .kind = 'f', .arg = "#!shell", .perm = 0755},
+	    {.path = "etc/passwd", .kind = 'f', .arg = "app:x:7:8::/:/bin/sh\n"},
+	};
+	const struct ent two[] = {{.path = "etc/motd", .kind = 'f', .arg = "hello"}};
+	struct fx f;
+	size_t len1, len2;
+	cleanup_free char *t1 = make_tar(one, N_ELEMENTS(one), false, &len1);
+	cleanup_free char *t2 = make_tar(two, N_ELEMENTS(two), false, &len2);
+	struct blob d1 = digest_of(t1, len1), d2 = digest_of(t2, len2), cd;
+	cleanup_free char *config = NULL, *path = NULL, *manifest = NULL;
+	cleanup_free char *motd = NULL, *text = NULL;
+	struct oci_config *c;
+
+	fx_init(&f);
+	path = fmt("%s/aaa/layer.tar", f.image);
+	write_file(path, t1, len1);
+	free(path);
+	path = fmt("%s/bbb/layer.tar", f.image);
+	write_file(path, t2, len2);
+	free(path);
+	path = fmt("%s/ccc/layer.tar", f.image);
+	mkdirs(path);
+	CHECK_INT(symlink("../aaa/layer.tar", path), ==, 0);
+	config = fmt("{'architecture':'amd64','os':'linux','config':{'Cmd':['sh'],'User':'app'},"
+		     "'rootfs':{'type':'layers','diff_ids':['%s','%s','%s']}}",
+		     d1.digest, d2.digest, d1.digest);
+	free(path);
+	path = json(config);
+	cd = digest_of(path, strlen(path));
+	free(config);
+	config = fmt("%s/%s.json", f.image, cd.digest + 7);
+	write_file(config, path, strlen(path));
+	manifest = fmt("[{'Config':'%s.json','RepoTags':['x:1'],"
+		       "'Layers':['aaa/layer.tar','bbb/layer.tar','ccc/layer.tar']}]",
+		       cd.digest + 7);
+	free(path);
+	path = json(manifest);
+	free(manifest);
+	manifest = fmt("%s/manifest.json", f.image);
+	write_file(manifest, path, strlen(path));
+	tar_dir(f.image, f.tar, false);
+
+	unpack_ok(&f, f.tar);
+	motd = in_bundle(&f, "rootfs/etc/motd");
+	text = read_text(motd);
+	CHECK_STR(text, "hello");
+	c = load_config(&f);
+	CHECK_INT(c->process->user.uid, ==, 7);
+	CHECK_INT(c->process->user.gid, ==, 8);
+	CHECK_STR(c->process->args.v[0], "sh");
+	oci_config_free(c);
+	CHECK_INT(leftovers(&f), ==, 1);
+	fx_release(&f);
+}
+
+TEST(unpack_layers_whiteout_and_opaque)
+{
+	const struct ent lower[] = {
+	    {.path = "a/x", .kind = 'f', .arg = "x"},
+	    {.path = "a/y", .kind = 'f', .arg = "y"},
+	    {.path = "d/old", .kind = 'f', .arg = "old"},
+	    {.path = "d/sub/deep", .kind = 'f', .arg = "deep"},
+	    {.path = "keep/k", .kind = 'f', .arg = "k"},
+	    {.path = "etc/passwd", .kind = 'f', .arg = "app:x:1:2::/:/bin/sh\n"},
+	};
+	const struct ent upper[] = {
+	    {.path = "a/.wh.x", .kind = 'f'},
+	    {.path = "d/.wh..wh..opq", .kind = 'f'},
+	    {.path = "d/new", .kind = 'f', .arg = "new"},
+	    {.path = "keep/k", .kind = 'f', .arg = "k2"},
+	};
+	struct fx f;
+	struct blob l[2];
+	const char *gone[] = {"rootfs/a/x", "rootfs/d/old", "rootfs/d/sub", "rootfs/a/.wh.x",
+			      "rootfs/d/.wh..wh..opq"};
+	cleanup_free char *y = NULL, *dnew = NULL, *k = NULL, *py = NULL, *pn = NULL, *pk = NULL;
+
+	fx_init(&f);
+	l[0] = put_layer(f.image, lower, N_ELEMENTS(lower));
+	l[1] = put_layer(f.image, upper, N_ELEMENTS(upper));
+	put_oci(f.image, l, 2);
+	unpack_ok(&f, f.image);
+	for (size_t i = 0; i < N_ELEMENTS(gone); i++) {
+		cleanup_free char *p = in_bundle(&f, gone[i]);
+		if (exists(p))
+			unit_fail(__FILE__, __LINE__, "`%s` is still there", gone[i]);
+	}
+	py = in_bundle(&f, "rootfs/a/y");
+	pn = in_bundle(&f, "rootfs/d/new");
+	pk = in_bundle(&f, "rootfs/keep/k");
+	y = read_text(py);
+	dnew = read_text(pn);
+	k = read_text(pk);
+	CHECK_STR(y, "y");
+	CHECK_STR(dnew, "new");
+	CHECK_STR(k, "k2");
+	fx_release(&f);
+}
+
+/* ---- failures leave nothing ---- */
+
+TEST(unpack_digest_mismatch)
+{
+	struct fx f;
+	struct blob l;
+	cleanup_free char *path = NULL;
+
+	fx_init(&f);
+	l = put_layer(f.image, base_layer, N_ELEMENTS(base_layer));
+	put_oci(f.image, &l, 1);
+	path = fmt("%s/blobs/sha256/%s", f.image, l.digest + 7);
+	{
+		/* one bit flipped: the size is right, the content is not */
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		char c;
+
+		CHECK(fd >= 0);
+		CHECK_INT(pread(fd, &c, 1, 100), ==, 1);
+		c ^= 1;
+		CHECK_INT(pwrite(fd, &c, 1, 100), ==, 1);
+		close(fd);
+	}
+	unpack_fails(&f, f.image, EINVAL, "digest");
+	fx_release(&f);
+}
+
+/* Its digest is right, its content is no archive. */
+TEST(unpack_corrupt_layer)
+{
+	struct fx f;
+	size_t len;
+	cleanup_free char *tar = make_tar(base_layer, N_ELEMENTS(base_layer), true, &len);
+	struct blob l[2];
+
+	fx_init(&f);
+	l[0] = put_layer(f.image, base_layer, N_ELEMENTS(base_layer));
+	l[1] = put_blob(f.image, tar, len / 2);
+	put_oci(f.image, l, 2);
+	unpack_fails(&f, f.image, EINVAL, "apply layer");
+	fx_release(&f);
+}
+
+/* The rootfs of the failed unpack held a symlink to a directory outside:
+ * removing it must not follow it. */
+TEST(unpack_failure_never_follows_symlinks)
+{
+	struct fx f;
+	cleanup_free char *sentinel = NULL, *canary = NULL, *layer = NULL;
+	struct ent ents[] = {
+	    {.path = "out", .kind = 'l', .arg = NULL},
+	    {.path = "bin/sh", .kind = 'f', .arg = "sh"},
+	};
+	size_t len;
+	cleanup_free char *bad = NULL;
+	struct blob l[2];
+
+	fx_init(&f);
+	sentinel = fmt("%s/sentinel", f.base);
+	canary = fmt("%s/sentinel/canary", f.base);
+	write_file(canary, "alive", 5);
+	ents[0].arg = sentinel; /* an absolute symlink to it, as images have */
+	l[0] = put_layer(f.image, ents, N_ELEMENTS(ents));
+	bad = make_tar(ents, N_ELEMENTS(ents), true, &len);
+	l[1] = put_blob(f.image, bad, len - 20);
+	put_oci(f.image, l, 2);
+	unpack_fails(&f, f.image, EINVAL, "apply layer");
+	CHECK(exists(canary));
+	layer = read_text(canary);
+	CHECK_STR(layer, "alive");
+	fx_release(&f);
+}
+
+TEST(unpack_hostile_layer_entry)
+{
+	const struct ent evil[] = {{.path = "../../escaped", .kind = 'f', .arg = "x"}};
+	struct fx f;
+	struct blob l;
+	cleanup_free char *escaped = NULL;
+
+	fx_init(&f);
+	l = put_layer(f.image, evil, N_ELEMENTS(evil));
+	put_oci(f.image, &l, 1);
+	unpack_fails(&f, f.image, EINVAL, "leaves the root");
+	escaped = fmt("%s/escaped", f.base);
+	CHECK(!exists(escaped));
+	fx_release(&f);
+}
+
+TEST(unpack_truncated_outer_tar)
+{
+	struct fx f;
+	struct stat st;
+
+	fx_init(&f);
+	put_base_image(&f);
+	tar_dir(f.image, f.tar, false);
+	CHECK_INT(stat(f.tar, &st), ==, 0);
+	CHECK_INT(truncate(f.tar, st.st_size / 2), ==, 0);
+	unpack_fails(&f, f.tar, EINVAL, "invalid archive");
+	fx_release(&f);
+}
+
+TEST(unpack_garbage_and_missing_archive)
+{
+	struct fx f;
+	cleanup_free char *missing = NULL;
+
+	fx_init(&f);
+	write_file(f.tar, "garbage garbage garbage", 23);
+	unpack_fails(&f, f.tar, EINVAL, "invalid archive");
+	missing = fmt("%s/missing.tar", f.base);
+	unpack_fails(&f, missing, ENOENT, "open");
+	/* a directory that is no image */
+	unpack_fails(&f, f.image, ENOENT, "index.json");
+	fx_release(&f);
+}
+
+TEST(unpack_refuses_existing_bundle)
+{
+	struct fx f;
+	struct unpack_opts o = {0};
+	mv_error_t err = {0};
+	cleanup_free char *marker = NULL, *want = NULL;
+
+	fx_init(&f);
+	put_base_image(&f);
+	marker = in_bundle(&f, "mine");
+	write_file(marker, "x", 1);
+	o = (struct unpack_opts){.archive = f.image, .bundle = f.bundle};
+	CHECK_INT(unpack_image(&o, &err), ==, -1);
+	CHECK_INT(err.err, ==, EEXIST);
+	want = fmt("unpack `%s`: bundle `%s` exists", f.image, f.bundle);
+	CHECK_STR(err.msg, want);
+	mv_error_release(&err);
+	CHECK(exists(marker));
+	CHECK_INT(leftovers(&f), ==, 1);
+	/* a dangling symlink is there too */
+	rm_rf(f.bundle);
+	CHECK_INT(symlink("/nonexistent", f.bundle), ==, 0);
+	CHECK_INT(unpack_image(&o, &err), ==, -1);
+	CHECK_INT(err.err, ==, EEXIST);
+	mv_error_release(&err);
+	fx_release(&f);
+}
+
+TEST(unpack_config_only)
+{
+	struct fx f;
+	struct unpack_opts o = {0};
+	mv_error_t err = {0};
+	cleanup_free char *passwd = NULL, *marker = NULL, *config = NULL;
+	struct oci_config *c;
+
+	fx_init(&f);
+	put_base_image(&f);
+	tar_dir(f.image, f.tar, true);
+	o = (struct unpack_opts){.archive = f.tar, .bundle = f.bundle, .config_only = true};
+	/* no bundle, then no rootfs */
+	CHECK_INT(unpack_image(&o, &err), ==, -1);
+	CHECK_INT(err.err, ==, ENOENT);
+	mv_error_release(&err);
+	CHECK_INT(mkdir(f.bundle, 0755), ==, 0);
+	CHECK_INT(unpack_image(&o, &err), ==, -1);
+	CHECK(strstr(err.msg, "rootfs") != NULL);
+	mv_error_release(&err);
+
+	passwd = in_bundle(&f, "rootfs/etc/passwd");
+	write_file(passwd, "app:x:2000:3000::/:/bin/sh\n", 27);
+	marker = in_bundle(&f, "rootfs/marker");
+	write_file(marker, "kept", 4);
+	config = in_bundle(&f, "config.json");
+	write_file(config, "old", 3);
+	if (unpack_image(&o, &err) < 0)
+		unit_fail(__FILE__, __LINE__, "config-only: %s", err.msg);
+	c = load_config(&f);
+	CHECK_INT(c->process->user.uid, ==, 2000);
+	CHECK_INT(c->process->user.gid, ==, 3000);
+	CHECK(!c->root->readonly);
+	oci_config_free(c);
+	CHECK(exists(marker));
+	CHECK_INT(leftovers(&f), ==, 1);
+	fx_release(&f);
+}
+
+/* ---- removing trees ---- */
+
+/* Deeper than the fds a process may have open. */
+TEST(unpack_remove_tree_deep_and_hostile)
+{
+	struct fx f;
+	cleanup_free char *top = NULL, *sentinel = NULL, *canary = NULL;
+	struct rlimit rl = {64, 64};
+	mv_error_t err = {0};
+	int fd;
+
+	fx_init(&f);
+	top = fmt("%s/tree", f.base);
+	sentinel = fmt("%s/sentinel", f.base);
+	canary = fmt("%s/sentinel/canary", f.base);
+	write_file(canary, "alive", 5);
+	CHECK_INT(mkdir(top, 0755), ==, 0);
+	fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	for (int i = 0; i < 300; i++) {
+		int next;
+
+		CHECK_INT(symlinkat(sentinel, fd, "link"), ==, 0);
+		CHECK_INT(symlinkat("..", fd, "up"), ==, 0);
+		CHECK_INT(mkdirat(fd, "d", i % 7 == 0 ? 0 : 0755), ==, 0);
+		next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		CHECK(next >= 0);
+		close(fd);
+		fd = next;
+	}
+	CHECK_INT(mkfifoat(fd, "fifo", 0600), ==, 0);
+	close(fd);
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &rl), ==, 0);
+	if (unpack_remove_tree(top, &err) < 0)
+		unit_fail(__FILE__, __LINE__, "remove: %s", err.msg);
+	CHECK(!exists(top));
+	CHECK(exists(canary));
+	/* nothing there, a file, a symlink: removed or no error */
+	CHECK_INT(unpack_remove_tree(top, &err), ==, 0);
+	write_file(top, "x", 1);
+	CHECK_INT(unpack_remove_tree(top, &err), ==, 0);
+	CHECK(!exists(top));
+	CHECK_INT(symlink(sentinel, top), ==, 0);
+	CHECK_INT(unpack_remove_tree(top, &err), ==, 0);
+	CHECK(!exists(top));
+	CHECK(exists(canary));
+	fx_release(&f);
+}
+
+/* A mount point inside: refused by name, what it holds stays. */
+TEST(unpack_remove_tree_stops_at_mounts)
+{
+	struct fx f;
+	cleanup_free char *top = NULL, *mnt = NULL, *inside = NULL;
+	mv_error_t err = {0};
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return; /* not root: nothing to test */
+	fx_init(&f);
+	top = fmt("%s/tree", f.base);
+	mnt = fmt("%s/tree/a/mnt", f.base);
+	inside = fmt("%s/tree/a/mnt/file", f.base);
+	mkdirs(inside);
+	CHECK_INT(mount("tmpfs", mnt, "tmpfs", 0, NULL), ==, 0);
+	write_file(inside, "x", 1);
+	CHECK_INT(unpack_remove_tree(top, &err), ==, -1);
+	CHECK_INT(err.err, ==, EBUSY);
+	CHECK(strstr(err.msg, "tree/a/mnt") != NULL);
+	mv_error_release(&err);
+	CHECK(exists(inside));
+	CHECK_INT(umount(mnt), ==, 0);
+	CHECK_INT(unpack_remove_tree(top, &err), ==, 0);
+	CHECK(!exists(top));
+	fx_release(&f);
+}
+
+/* ---- run --image ---- */
+
+TEST(unpack_container_bundle_and_its_hook)
+{
+	struct fx f;
+	struct unpack_opts o = {0};
+	mv_error_t err = {0};
+	cleanup_free char *root = NULL, *bundle = NULL, *want = NULL, *state = NULL;
+	struct oci_config *c = NULL;
+	cleanup_free char *config = NULL;
+
+	fx_init(&f);
+	put_base_image(&f);
+	root = fmt("%s/root", f.base);
+	o.archive = f.image;
+	CHECK_INT(unpack_container_bundle(root, "../x", &o, &bundle, &err), ==, -1);
+	CHECK_INT(err.err, ==, EINVAL);
+	mv_error_release(&err);
+	if (unpack_container_bundle(root, "c1", &o, &bundle, &err) < 0)
+		unit_fail(__FILE__, __LINE__, "unpack: %s", err.msg);
+	want = fmt("%s/c1.image", root);
+	CHECK_STR(bundle, want);
+	config = fmt("%s/config.json", bundle);
+	CHECK_INT(oci_config_load(config, &c, &err), ==, 0);
+	CHECK_INT(c->hooks.n_poststop, ==, 1);
+	CHECK_STR(c->hooks.poststop[0].args.v[c->hooks.poststop[0].args.n - 1], bundle);
+	/* `mvrun delete` runs it: the bundle goes */
+	CHECK_INT(hooks_run(c->hooks.poststop, c->hooks.n_poststop, "poststop", NULL, &err), ==, 0);
+	oci_config_free(c);
+	CHECK(!exists(bundle));
+
+	/* an existing container is refused before anything is unpacked */
+	state = fmt("%s/c2", root);
+	CHECK_INT(mkdir(state, 0700), ==, 0);
+	free(bundle);
+	bundle = NULL;
+	CHECK_INT(unpack_container_bundle(root, "c2", &o, &bundle, &err), ==, -1);
+	CHECK_INT(err.err, ==, EEXIST);
+	mv_error_release(&err);
+	free(want);
+	want = fmt("%s/c2.image", root);
+	CHECK(!exists(want));
+
+	/* no container made from it: released means removed */
+	CHECK_INT(unpack_container_bundle(root, "c3", &o, &bundle, &err), ==, 0);
+	CHECK(exists(bundle));
+	unpack_container_bundle_release(root, "c3", bundle);
+	CHECK(!exists(bundle));
+	fx_release(&f);
+}
