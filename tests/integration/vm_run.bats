@@ -97,11 +97,20 @@ nothing_left() {
 
 @test "an ELF vmlinux boots as well as the bzImage" {
 	command -v lz4 >/dev/null || skip "lz4 missing (apt-get install lz4)"
-	extract_vmlinux "$BUILD/guest/vmlinuz" "$TEST_TMP/vmlinux"
+	extract_vmlinux "$BUILD/guest/cloud/vmlinuz" "$TEST_TMP/vmlinux"
 	[ "$(od -An -c -j1 -N3 "$TEST_TMP/vmlinux" | tr -d ' ')" = ELF ]
-	run "$MVRUN" vm run --kernel "$TEST_TMP/vmlinux" -- echo booted-from-elf
+	run "$MVRUN" vm run --kernel "$TEST_TMP/vmlinux" --initrd "$BUILD/guest/cloud/initramfs.img" \
+		-- echo booted-from-elf
 	[ "$status" -eq 0 ]
 	[ "$output" = booted-from-elf ]
+}
+
+@test "the tuned kernel boots from its bzImage as well as from its ELF vmlinux (the default)" {
+	[ -f "$BUILD/guest/tuned/bzImage" ] || skip "no tuned kernel (make guest-kernel)"
+	[ "$(od -An -c -j1 -N3 "$BUILD/guest/vmlinuz" | tr -d ' ')" = ELF ]
+	run "$MVRUN" vm run --kernel "$BUILD/guest/tuned/bzImage" -- echo booted-from-bzimage
+	[ "$status" -eq 0 ]
+	[ "$output" = booted-from-bzimage ]
 }
 
 @test "a missing kernel file: a clear error, nothing left behind" {
@@ -116,7 +125,7 @@ nothing_left() {
 	run --separate-stderr "$MVRUN" vm run --kernel "$TEST_TMP/garbage" -- true
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"is neither a bzImage nor an ELF vmlinux"* ]]
-	head -c 1000000 "$BUILD/guest/vmlinuz" >"$TEST_TMP/truncated"
+	head -c 1000000 "$BUILD/guest/cloud/vmlinuz" >"$TEST_TMP/truncated"
 	run --separate-stderr "$MVRUN" vm run --kernel "$TEST_TMP/truncated" -- true
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"truncated"* ]]
@@ -124,7 +133,7 @@ nothing_left() {
 }
 
 @test "a kernel whose payload is damaged: the boot timeout ends it with a clear error" {
-	cp "$BUILD/guest/vmlinuz" "$TEST_TMP/damaged"
+	cp "$BUILD/guest/cloud/vmlinuz" "$TEST_TMP/damaged"
 	size=$(stat -c %s "$TEST_TMP/damaged")
 	head -c 65536 /dev/zero | dd of="$TEST_TMP/damaged" bs=1 seek=$((size / 2)) conv=notrunc status=none
 	run --separate-stderr timeout 120 "$MVRUN" vm run --boot-timeout 20 --kernel "$TEST_TMP/damaged" -- true
