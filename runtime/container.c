@@ -173,6 +173,8 @@ static int wait_created(int sync_fd, pid_t pid, mv_error_t *err)
 	return 0;
 }
 
+/* Fork the monitor; returns the read end of its sync pipe (for
+ * wait_created), or -1. */
 static int fork_monitor(const struct container_opts *o, struct oci_config *c, const char *bundle,
 			const char *rootfs, const char *state_dir, pid_t *pid, mv_error_t *err)
 {
@@ -204,9 +206,7 @@ static int fork_monitor(const struct container_opts *o, struct oci_config *c, co
 		monitor_main(&mo);
 	}
 	close(sync[1]);
-	int ret = wait_created(sync[0], *pid, err);
-	close(sync[0]);
-	return ret;
+	return sync[0];
 }
 
 /* ---- create ---- */
@@ -264,6 +264,7 @@ static int create_locked(const struct container_opts *o, int rootfd, int dirfd,
 {
 	cleanup_free char *state_dir = state_dir_path(o->root, o->id);
 	struct container_state *s = new_state(o, bundle, rootfs, c);
+	cleanup_close int sync_fd = -1;
 	int ret = -1;
 
 	if (state_dir == NULL || s == NULL) {
@@ -272,7 +273,17 @@ static int create_locked(const struct container_opts *o, int rootfd, int dirfd,
 	}
 	if (state_write(dirfd, s, err) < 0 || save_config(dirfd, c, err) < 0)
 		goto out;
-	if (fork_monitor(o, c, bundle, rootfs, state_dir, &s->pid, err) < 0)
+	sync_fd = fork_monitor(o, c, bundle, rootfs, state_dir, &s->pid, err);
+	if (sync_fd < 0)
+		goto out;
+	/* The monitor's pid is known at once: should this process die while
+	 * the VM boots, `delete --force` still finds the monitor to kill. */
+	s->pid_start = state_proc_start_time(s->pid);
+	if (state_write(dirfd, s, err) < 0) {
+		kill_monitor(s->pid);
+		goto out;
+	}
+	if (wait_created(sync_fd, s->pid, err) < 0) /* it reaped the monitor */
 		goto out;
 	ret = finish_create(o, dirfd, s, c, err);
 	if (ret < 0)

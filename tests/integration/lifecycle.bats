@@ -266,3 +266,16 @@ status_of() {
 	! kill -0 "$(cat "$TEST_TMP/pid")" 2>/dev/null
 	mvr delete c14
 }
+
+@test "create killed while the VM boots: the monitor is in the state, delete --force ends it" {
+	make_bundle "$B" true
+	# SIGKILL after 1 s: the guest is still booting (seconds, even on real KVM it is close)
+	timeout -s KILL 1 "$MVRUN" --root "$STATE" create --bundle "$B" c15 </dev/null >/dev/null 2>&1 || true
+	local pid
+	pid=$(jq -r .pid "$STATE/c15/state.json")
+	[ "$pid" -gt 0 ]
+	mvr delete --force c15
+	[ ! -e "$STATE/c15" ]
+	# gone, or a zombie its new parent has not reaped yet
+	wait_for "[ ! -e /proc/$pid ] || [ \"\$(awk '{ print \$3 }' /proc/$pid/stat)\" = Z ]" 10
+}
