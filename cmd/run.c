@@ -1,6 +1,6 @@
 /* mvrun run: create and start a container; attached, wait for it and exit
- * with its status.  --image: from an image archive, unpacked into a bundle
- * of the container's own (runtime/unpack.h). */
+ * with its status.  --image: from an image archive, through the image
+ * cache into a bundle of the container's own (runtime/unpack.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
@@ -52,22 +52,41 @@ static int image_option(int c, struct unpack_opts *image)
 	return 1;
 }
 
-/* Run the container made from the image, then remove its bundle unless
- * the container stays (detached or kept: `mvrun delete` removes it). */
+/* What happened to the image, for --debug. */
+static void log_image(struct mv_global *g, const struct unpack_opts *image,
+		      const struct unpack_container *c)
+{
+	mv_log_debug(g, "run --image: `%s` %s `%s`", image->archive,
+		     c->cache_hit ? "found in the cache at" : "unpacked into the cache at",
+		     c->image);
+	if (c->overlay)
+		mv_log_debug(g, "run --image: rootfs of `%s` is an overlay on it", c->bundle);
+	else
+		mv_log_debug(g, "run --image: no overlay (%s): the image unpacked again into `%s`",
+			     c->overlay_errno ? strerror(c->overlay_errno)
+					      : UNPACK_NO_OVERLAY_ENV " is set",
+			     c->bundle);
+}
+
+/* Run the container made from the image, then release its bundle unless
+ * the container stays (detached or kept: `mvrun delete` releases it). */
 static int run_image(struct mv_global *g, struct container_opts *o, const struct unpack_opts *image,
 		     bool detach, bool keep, int *status, mv_error_t *err)
 {
-	cleanup_free char *bundle = NULL;
+	struct unpack_container c;
 	int ret;
 
 	if (o->bundle)
 		return mv_error(err, 0, "run: give --bundle or --image, not both");
-	if (unpack_container_bundle(g->root, o->id, image, &bundle, err) < 0)
-		return -1;
-	o->bundle = bundle;
-	ret = runtime_run(o, detach, keep, status, err);
-	unpack_container_bundle_release(g->root, o->id, bundle);
-	o->bundle = NULL;
+	ret = unpack_container_bundle(g->root, o->id, image, &c, err);
+	if (ret == 0) {
+		log_image(g, image, &c);
+		o->bundle = c.bundle;
+		ret = runtime_run(o, detach, keep, status, err);
+		unpack_container_release_unused(g->root, o->id, c.bundle);
+		o->bundle = NULL;
+	}
+	unpack_container_free(&c);
 	return ret;
 }
 

@@ -24,6 +24,7 @@
 #include "runtime/pidfile.h"
 #include "runtime/resources.h"
 #include "runtime/state.h"
+#include "runtime/unpack.h"
 
 #define CONFIG_COPY	     "config.json" /* in the state dir: hooks after the bundle may be gone */
 #define MONITOR_EXIT_WAIT_MS 10000
@@ -437,6 +438,12 @@ int runtime_delete(const char *root, const char *id, bool force, mv_error_t *err
 	}
 	if (load_saved_config(root, id, &c, NULL) == 0)
 		run_hooks(c->hooks.poststop, c->hooks.n_poststop, "poststop", s, "stopped", NULL);
+	/* `run --image`'s bundle (ROOT/ID.image, runtime/unpack.h) goes with
+	 * its container: before the state, whose ROOT/ID keeps a new `run
+	 * --image ID` from claiming the name meanwhile.  A failure keeps the
+	 * container for another delete. */
+	if (unpack_container_release(root, id, s->bundle, err) < 0)
+		return -1;
 	return state_remove(rootfd, id, dirfd, err);
 }
 

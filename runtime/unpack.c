@@ -2,7 +2,9 @@
  * built in BUNDLE.tmp-XXXXXX beside the bundle (the same file system, so
  * that the final rename is atomic) and removed again on any failure; the
  * rootfs there is an image's, full of whatever symlinks it chose, so the
- * removal never follows one (unpack_remove_tree). */
+ * removal never follows one (unpack_remove_tree).  `run --image` gives
+ * each container ROOT/ID.image: an overlay on the image's rootfs in the
+ * cache (runtime/image_cache.h), removed by `delete`. */
 #include "runtime/unpack.h"
 
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,6 +21,7 @@
 #include "oci/config.h"
 #include "oci/image.h"
 #include "runtime/cleanup.h"
+#include "runtime/image_cache.h"
 #include "runtime/io.h"
 #include "runtime/layer.h"
 #include "runtime/state.h"
@@ -26,6 +30,9 @@
 #define ROOTFS_SUBDIR "rootfs"
 #define CONFIG_FILE   "config.json"
 #define BUNDLE_SUFFIX ".image" /* ROOT/ID.image for `run --image` */
+#define UPPER_SUBDIR  "upper"  /* in it: the container's writes */
+#define WORK_SUBDIR   "work"   /* in it: overlayfs's own scratch dir */
+#define UNMOUNT_MAX   8	       /* mounts stacked on its rootfs that release takes off */
 
 /* ---- removing a tree ---- */
 
@@ -211,49 +218,9 @@ int unpack_remove_tree(const char *path, mv_error_t *err)
 
 /* ---- config.json ---- */
 
-/* rm(1) removes the bundle when the container is deleted: a hook runs
- * with an empty environment, so it is named by its absolute path. */
-static const char *rm_path(void)
-{
-	static const char *const paths[] = {"/usr/bin/rm", "/bin/rm"};
-
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (access(paths[i], X_OK) == 0)
-			return paths[i];
-	return NULL;
-}
-
-/* --one-file-system: whatever might be mounted below stays; rm never
- * follows a symlink. */
-static int add_remove_hook(struct oci_config *c, const char *bundle, mv_error_t *err)
-{
-	const char *rm = rm_path();
-	const char *args[] = {"rm", "-rf", "--one-file-system", "--", bundle};
-	struct oci_hook *hooks, *h;
-
-	if (rm == NULL)
-		return mv_error(err, ENOENT, "no `rm` in /usr/bin or /bin for the poststop hook");
-	hooks = reallocarray(c->hooks.poststop, c->hooks.n_poststop + 1, sizeof(*hooks));
-	if (hooks == NULL)
-		return mv_error(err, ENOMEM, "hooks.poststop");
-	c->hooks.poststop = hooks;
-	h = &hooks[c->hooks.n_poststop++];
-	*h = (struct oci_hook){.path = strdup(rm)};
-	h->args.v = calloc(sizeof(args) / sizeof(args[0]) + 1, sizeof(char *));
-	if (h->path == NULL || h->args.v == NULL)
-		return mv_error(err, ENOMEM, "hooks.poststop");
-	for (; h->args.n < sizeof(args) / sizeof(args[0]); h->args.n++) {
-		h->args.v[h->args.n] = strdup(args[h->args.n]);
-		if (h->args.v[h->args.n] == NULL)
-			return mv_error(err, ENOMEM, "hooks.poststop");
-	}
-	return 0;
-}
-
-/* The image's config.json with a writable root (and the hook: bundle
- * non-NULL). */
-static int image_config(const struct oci_image *img, uint32_t uid, uint32_t gid, const char *bundle,
-			char **json, mv_error_t *err)
+/* The image's config.json with a writable root. */
+static int image_config(const struct oci_image *img, uint32_t uid, uint32_t gid, char **json,
+			mv_error_t *err)
 {
 	cleanup_free char *base = NULL;
 	struct oci_config *c = NULL;
@@ -265,8 +232,7 @@ static int image_config(const struct oci_image *img, uint32_t uid, uint32_t gid,
 	if (oci_config_parse(base, strlen(base), CONFIG_FILE, &c, err) < 0)
 		return -1;
 	c->root->readonly = false;
-	ret = bundle ? add_remove_hook(c, bundle, err) : 0;
-	ret = ret ?: oci_config_to_json(c, json, &len, err);
+	ret = oci_config_to_json(c, json, &len, err);
 	oci_config_free(c);
 	return ret;
 }
@@ -358,7 +324,7 @@ static int make_config(const struct unpack_opts *o, const struct oci_image *img,
 	uint32_t uid, gid;
 
 	if (oci_image_user(img, rootfs, &uid, &gid, err) < 0 ||
-	    image_config(img, uid, gid, o->remove_on_delete ? o->bundle : NULL, &json, err) < 0)
+	    image_config(img, uid, gid, &json, err) < 0)
 		return -1;
 	return write_config(dir, json, err);
 }
@@ -387,6 +353,27 @@ static char *make_scratch(const char *bundle, mv_error_t *err)
 	return abs;
 }
 
+/* The finished bundle takes its name only if nothing has it.  Some file
+ * systems (9p, older FUSE ones) refuse RENAME_NOREPLACE with EINVAL; there
+ * a plain rename, which fails onto a directory that is not empty, and a
+ * check before it have to do. */
+static int rename_into_place(const char *scratch, const char *bundle, mv_error_t *err)
+{
+	struct stat st;
+
+	if (renameat2(AT_FDCWD, scratch, AT_FDCWD, bundle, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EINVAL) {
+		if (lstat(bundle, &st) == 0)
+			errno = EEXIST;
+		else if (errno == ENOENT && rename(scratch, bundle) == 0)
+			return 0;
+	}
+	if (errno == EEXIST || errno == ENOTEMPTY)
+		return mv_error(err, EEXIST, "bundle `%s` exists", bundle);
+	return mv_error(err, errno, "rename `%s` to `%s`", scratch, bundle);
+}
+
 /* Everything in scratch, then the rename that makes it the bundle. */
 static int fill_bundle(const struct unpack_opts *o, const char *scratch, bool *named,
 		       mv_error_t *err)
@@ -403,12 +390,7 @@ static int fill_bundle(const struct unpack_opts *o, const char *scratch, bool *n
 	/* mkdtemp made it 0700: a bundle is readable as `mvrun spec`'s is */
 	if (chmod(scratch, 0755) < 0)
 		return mv_error(err, errno, "chmod `%s`", scratch);
-	if (renameat2(AT_FDCWD, scratch, AT_FDCWD, o->bundle, RENAME_NOREPLACE) < 0) {
-		if (errno == EEXIST)
-			return mv_error(err, EEXIST, "bundle `%s` exists", o->bundle);
-		return mv_error(err, errno, "rename `%s` to `%s`", scratch, o->bundle);
-	}
-	return 0;
+	return rename_into_place(scratch, o->bundle, err);
 }
 
 /* config.json only, for a bundle whose rootfs is there already. */
@@ -496,30 +478,216 @@ static int check_no_container(int rootfd, const char *id, mv_error_t *err)
 	return 0;
 }
 
-int unpack_container_bundle(const char *root, const char *id, const struct unpack_opts *o,
-			    char **bundle, mv_error_t *err)
+/* Unmount what is mounted on bundle/rootfs, then remove the bundle; a
+ * mount left there (another's) stops unpack_remove_tree with EBUSY. */
+static int remove_container_bundle(const char *bundle, mv_error_t *err)
 {
-	cleanup_close int rootfd = -1;
-	cleanup_free char *real = NULL, *path = NULL;
+	cleanup_free char *rootfs = NULL;
+	int i;
+
+	if (asprintf(&rootfs, "%s/%s", bundle, ROOTFS_SUBDIR) < 0)
+		return mv_error(err, ENOMEM, "remove `%s`", bundle);
+	for (i = 0; i < UNMOUNT_MAX; i++)
+		if (umount2(rootfs, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+			break;
+	/* EINVAL: no mount point (any more); EPERM: we could not have
+	 * mounted it either */
+	if (i < UNMOUNT_MAX && errno != EINVAL && errno != ENOENT && errno != EPERM)
+		return mv_error(err, errno, "unmount `%s`", rootfs);
+	return unpack_remove_tree(bundle, err);
+}
+
+/* The overlay's root directory is upper/'s: it gets the image rootfs's
+ * owner and mode. */
+static int make_overlay_dirs(int bundlefd, const char *lower)
+{
+	cleanup_close int upper = -1;
+	struct stat st;
+
+	if (stat(lower, &st) < 0 || mkdirat(bundlefd, UPPER_SUBDIR, 0700) < 0 ||
+	    mkdirat(bundlefd, WORK_SUBDIR, 0700) < 0 || mkdirat(bundlefd, ROOTFS_SUBDIR, 0755) < 0)
+		return -1;
+	upper = openat(bundlefd, UPPER_SUBDIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (upper < 0 || fchown(upper, st.st_uid, st.st_gid) < 0 ||
+	    fchmod(upper, st.st_mode & 07777) < 0)
+		return -1;
+	return 0;
+}
+
+static int open_path(int dirfd, const char *name)
+{
+	return openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* The directories named by /proc/self/fd/N: no option string to escape
+ * (a path may hold ',' or ':'), no symlink swapped in after the checks.
+ * nodev, nosuid: the host itself never uses the image's device nodes or
+ * set-id programs (the guest sees them through virtio-fs all the same). */
+static int mount_overlay(int bundlefd, const char *lower)
+{
+	cleanup_close int lowerfd = open_path(AT_FDCWD, lower);
+	cleanup_close int upperfd = open_path(bundlefd, UPPER_SUBDIR);
+	cleanup_close int workfd = open_path(bundlefd, WORK_SUBDIR);
+	cleanup_close int target = open_path(bundlefd, ROOTFS_SUBDIR);
+	char opts[128], where[32];
+
+	if (lowerfd < 0 || upperfd < 0 || workfd < 0 || target < 0)
+		return -1;
+	snprintf(opts, sizeof(opts),
+		 "lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d",
+		 lowerfd, upperfd, workfd);
+	snprintf(where, sizeof(where), "/proc/self/fd/%d", target);
+	return mount("overlay", where, "overlay", MS_NODEV | MS_NOSUID, opts);
+}
+
+/* The image's config.json, its root.path the bundle's rootfs. */
+static int copy_config(const char *image, const char *bundle, mv_error_t *err)
+{
+	cleanup_free char *path = NULL, *json = NULL;
+	struct oci_config *c = NULL;
+	size_t len;
+	int ret = -1;
+
+	if (asprintf(&path, "%s/%s", image, CONFIG_FILE) < 0)
+		return mv_error(err, ENOMEM, "copy `%s`", CONFIG_FILE);
+	if (oci_config_load(path, &c, err) < 0)
+		return -1;
+	if (c->root == NULL) {
+		mv_error(err, EINVAL, "`%s`: no root", path);
+	} else {
+		free(c->root->path);
+		c->root->path = strdup(ROOTFS_SUBDIR);
+		ret = c->root->path ? oci_config_to_json(c, &json, &len, err)
+				    : mv_error(err, ENOMEM, "copy `%s`", path);
+	}
+	oci_config_free(c);
+	return ret < 0 ? -1 : write_config(bundle, json, err);
+}
+
+/* bundle/rootfs as an overlay on the image's rootfs: -1 with errno set
+ * (what is made is left for the caller to remove). */
+static int overlay_bundle(const struct unpack_container *c)
+{
+	cleanup_free char *lower = NULL;
+	cleanup_close int bundlefd = -1;
+	mv_error_t err = {0};
+	int ret, errnum;
+
+	if (asprintf(&lower, "%s/%s", c->image, ROOTFS_SUBDIR) < 0)
+		return -1;
+	bundlefd = open(c->bundle, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bundlefd < 0 || make_overlay_dirs(bundlefd, lower) < 0)
+		return -1;
+	ret = copy_config(c->image, c->bundle, &err);
+	errnum = err.err ? err.err : EIO;
+	mv_error_release(&err);
+	if (ret < 0) {
+		errno = errnum;
+		return -1;
+	}
+	return mount_overlay(bundlefd, lower);
+}
+
+static bool no_overlay_asked(void)
+{
+	const char *v = getenv(UNPACK_NO_OVERLAY_ENV);
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+/* c->bundle was made by us, empty: an overlay there, else the image
+ * unpacked there afresh (unpack_image wants no bundle: removed first). */
+static int overlay_or_copy(const struct unpack_opts *o, struct unpack_container *c, mv_error_t *err)
+{
 	struct unpack_opts uo = *o;
 
+	if (!no_overlay_asked()) {
+		if (overlay_bundle(c) == 0) {
+			c->overlay = true;
+			return 0;
+		}
+		c->overlay_errno = errno;
+	}
+	if (remove_container_bundle(c->bundle, err) < 0)
+		return -1;
+	uo.bundle = c->bundle;
+	uo.config_only = false;
+	return unpack_image(&uo, err);
+}
+
+/* c->bundle (ROOT/ID.image) and the cache directory, from the real root. */
+static int container_paths(const char *root, const char *id, struct unpack_container *c,
+			   char **cache, mv_error_t *err)
+{
+	cleanup_free char *real = realpath(root, NULL);
+
+	if (real == NULL)
+		return mv_error(err, errno, "root `%s`", root);
+	if (asprintf(&c->bundle, "%s/%s%s", real, id, BUNDLE_SUFFIX) < 0) {
+		c->bundle = NULL;
+		return mv_error(err, ENOMEM, "bundle of `%s`", id);
+	}
+	*cache = image_cache_dir(real);
+	return *cache ? 0 : mv_error(err, ENOMEM, "image cache");
+}
+
+#define BUNDLE_EXISTS "bundle `%s` exists (remove it if no `run --image` is making it now)"
+
+static int claim_bundle(const char *bundle, mv_error_t *err)
+{
+	if (mkdir(bundle, 0755) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return mv_error(err, EEXIST, BUNDLE_EXISTS, bundle);
+	return mv_error(err, errno, "create `%s`", bundle);
+}
+
+int unpack_container_bundle(const char *root, const char *id, const struct unpack_opts *o,
+			    struct unpack_container *c, mv_error_t *err)
+{
+	cleanup_free char *cache = NULL;
+	cleanup_close int rootfd = -1;
+	struct stat st;
+
+	*c = (struct unpack_container){0};
 	if (state_check_id(id, err) < 0)
 		return -1;
 	rootfd = state_open_root(root, true, err);
-	if (rootfd < 0 || check_no_container(rootfd, id, err) < 0)
+	if (rootfd < 0 || check_no_container(rootfd, id, err) < 0 ||
+	    container_paths(root, id, c, &cache, err) < 0)
 		return -1;
+	/* early, before a long unpack: claim_bundle is the check that counts */
+	if (lstat(c->bundle, &st) == 0)
+		return mv_error(err, EEXIST, BUNDLE_EXISTS, c->bundle);
+	if (image_cache_get(cache, o, &c->image, &c->cache_hit, err) < 0 ||
+	    claim_bundle(c->bundle, err) < 0)
+		return -1;
+	/* a failure removed what it made (or failed to: that error is shown) */
+	return overlay_or_copy(o, c, err);
+}
+
+void unpack_container_free(struct unpack_container *c)
+{
+	free(c->bundle);
+	free(c->image);
+	*c = (struct unpack_container){0};
+}
+
+int unpack_container_release(const char *root, const char *id, const char *bundle, mv_error_t *err)
+{
+	cleanup_free char *real = NULL, *ours = NULL;
+
+	if (bundle == NULL || state_check_id(id, NULL) < 0)
+		return 0;
 	real = realpath(root, NULL);
 	if (real == NULL)
-		return mv_error(err, errno, "root `%s`", root);
-	if (asprintf(&path, "%s/%s%s", real, id, BUNDLE_SUFFIX) < 0)
-		return mv_error(err, ENOMEM, "unpack `%s`", o->archive);
-	uo.bundle = path;
-	uo.config_only = false;
-	uo.remove_on_delete = true;
-	if (unpack_image(&uo, err) < 0)
-		return -1;
-	*bundle = steal_ptr(&path);
-	return 0;
+		return 0; /* no root: no ROOT/ID.image either */
+	if (asprintf(&ours, "%s/%s%s", real, id, BUNDLE_SUFFIX) < 0)
+		return mv_error(err, ENOMEM, "release `%s`", bundle);
+	/* `ID.image` is a valid id too: never another container's directory */
+	if (strcmp(ours, bundle) != 0)
+		return 0;
+	return remove_container_bundle(ours, err);
 }
 
 static bool container_uses(const char *root, const char *id, const char *bundle)
@@ -537,8 +705,8 @@ static bool container_uses(const char *root, const char *id, const char *bundle)
 	return uses;
 }
 
-void unpack_container_bundle_release(const char *root, const char *id, const char *bundle)
+void unpack_container_release_unused(const char *root, const char *id, const char *bundle)
 {
-	if (!container_uses(root, id, bundle))
-		unpack_remove_tree(bundle, NULL);
+	if (bundle && !container_uses(root, id, bundle))
+		unpack_container_release(root, id, bundle, NULL);
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # mvrun unpack on the host (no VM): an image archive that contrib/make-image
 # builds from busybox-static, made into a bundle; and the failures, which
-# must leave no bundle and no temporary directory behind.
+# must leave no bundle and no temporary directory behind.  run --image up
+# to the VM: the image cache, and what a failed create leaves (the cached
+# image only).
 
 load helpers
 bats_require_minimum_version 1.5.0
@@ -179,4 +181,77 @@ only_there() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"container with given ID already exists" ]]
 	[ "$(ls -A "$TEST_TMP/root")" = c1 ]
+}
+
+# No mount left below $TEST_TMP (an overlay of a run --image).
+no_mounts() {
+	! grep -F " $TEST_TMP/" /proc/self/mountinfo
+}
+
+# A create that fails after the bundle was made: no VM kernel.
+failing_run() {
+	MVRUN_KERNEL=/nonexistent "$MVRUN" --debug --root "$TEST_TMP/root" run "$@"
+}
+
+@test "run --image: a failed create keeps the cached image, no bundle and no mount" {
+	key=$(sha256sum "$IMAGE" | cut -d' ' -f1)
+	run failing_run --image "$IMAGE" c1
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"unpacked into the cache at \`$TEST_TMP/root/images/$key\`"* ]]
+	[ "$(ls -A "$TEST_TMP/root")" = images ]
+	[ "$(ls -A "$TEST_TMP/root/images" | tr '\n' ' ')" = "$key $key.lock " ]
+	[ -x "$TEST_TMP/root/images/$key/rootfs/bin/busybox" ]
+	[ "$(jq -r .root.path "$TEST_TMP/root/images/$key/config.json")" = rootfs ]
+	no_mounts
+	inode=$(stat -c %i "$TEST_TMP/root/images/$key")
+	# again: the cached image, not unpacked a second time
+	run failing_run --image "$IMAGE" c1
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"found in the cache at \`$TEST_TMP/root/images/$key\`"* ]]
+	[ "$(stat -c %i "$TEST_TMP/root/images/$key")" = "$inode" ]
+	[ "$(ls -A "$TEST_TMP/root")" = images ]
+	no_mounts
+	# --ref: another entry
+	run failing_run --image "$IMAGE" --ref latest c1
+	[ "$status" -ne 0 ]
+	[ "$(ls -d "$TEST_TMP/root/images/$key"-* | wc -l)" = 2 ] # the entry and its lock
+	[ "$(ls -A "$TEST_TMP/root")" = images ]
+	no_mounts
+}
+
+@test "run --image: as root, the rootfs is an overlay; without it, a copy" {
+	require_root
+	run failing_run --image "$IMAGE" c1
+	echo "$output"
+	[[ "$output" == *"rootfs of \`$TEST_TMP/root/c1.image\` is an overlay"* ]]
+	run env MVRUN_IMAGE_NO_OVERLAY=1 MVRUN_KERNEL=/nonexistent \
+		"$MVRUN" --debug --root "$TEST_TMP/root" run --image "$IMAGE" c1
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"no overlay (MVRUN_IMAGE_NO_OVERLAY is set)"* ]]
+	[ "$(ls -A "$TEST_TMP/root")" = images ]
+	no_mounts
+}
+
+@test "run --image: MVRUN_IMAGE_CACHE puts the cache elsewhere" {
+	run env MVRUN_IMAGE_CACHE="$TEST_TMP/cache" MVRUN_KERNEL=/nonexistent \
+		"$MVRUN" --root "$TEST_TMP/root" run --image "$IMAGE" c1
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[ -z "$(ls -A "$TEST_TMP/root")" ]
+	[ -d "$TEST_TMP/cache/$(sha256sum "$IMAGE" | cut -d' ' -f1)/rootfs" ]
+	no_mounts
+}
+
+@test "run --image: a leftover ROOT/ID.image is not taken over" {
+	mkdir -p "$TEST_TMP/root/c1.image"
+	echo mine >"$TEST_TMP/root/c1.image/file"
+	run "$MVRUN" --root "$TEST_TMP/root" run --image "$IMAGE" c1
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"bundle \`$TEST_TMP/root/c1.image\` exists"* ]]
+	[ "$(cat "$TEST_TMP/root/c1.image/file")" = mine ]
+	[ "$(ls -A "$TEST_TMP/root")" = c1.image ]
 }

@@ -21,7 +21,9 @@
 #include "oci/config.h"
 #include "oci/sha256.h"
 #include "runtime/cleanup.h"
-#include "runtime/hooks.h"
+#include "runtime/container.h"
+#include "runtime/image_cache.h"
+#include "runtime/state.h"
 #include "runtime/unpack.h"
 #include "tests/unit/unit.h"
 
@@ -865,53 +867,561 @@ TEST(unpack_remove_tree_stops_at_mounts)
 	fx_release(&f);
 }
 
-/* ---- run --image ---- */
+/* ---- the image cache ---- */
 
-TEST(unpack_container_bundle_and_its_hook)
+/* The hex sha256 of what path holds. */
+static void file_hex(const char *path, char hex[SHA256_HEX_SIZE])
+{
+	uint8_t d[SHA256_DIGEST_SIZE];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	CHECK(fd >= 0);
+	CHECK_INT(sha256_fd(fd, path, d, NULL, NULL), ==, 0);
+	close(fd);
+	sha256_hex(d, hex);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	struct stat st;
+	cleanup_free char *data = NULL;
+	int fd = open(from, O_RDONLY | O_CLOEXEC);
+
+	CHECK(fd >= 0 && fstat(fd, &st) == 0);
+	data = malloc((size_t)st.st_size);
+	CHECK(data != NULL);
+	CHECK_INT(read(fd, data, (size_t)st.st_size), ==, st.st_size);
+	close(fd);
+	write_file(to, data, (size_t)st.st_size);
+}
+
+/* The names in dir, sorted, joined by spaces. */
+static char *names_in(const char *dir)
+{
+	struct dirent **v = NULL;
+	int n = scandir(dir, &v, NULL, alphasort);
+	char *all = strdup("");
+
+	CHECK(n >= 0 && all != NULL);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(v[i]->d_name, ".") && strcmp(v[i]->d_name, "..")) {
+			char *longer = fmt("%s%s%s", all, *all ? " " : "", v[i]->d_name);
+			free(all);
+			all = longer;
+		}
+		free(v[i]);
+	}
+	free(v);
+	return all;
+}
+
+static void check_names(const char *dir, const char *want)
+{
+	cleanup_free char *got = names_in(dir);
+
+	CHECK_STR(got, want);
+}
+
+/* Whether path is a mount point here (/proc/self/mountinfo's 5th field). */
+static bool mounted(const char *path)
+{
+	cleanup_file FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], point[4096];
+	bool found = false;
+
+	CHECK(f != NULL);
+	while (!found && fgets(line, sizeof(line), f))
+		found =
+		    sscanf(line, "%*s %*s %*s %*s %4095s", point) == 1 && strcmp(point, path) == 0;
+	return found;
+}
+
+/* A mount namespace of the test's own: mounts die with it.  False when
+ * that is not allowed (not root): the test has nothing to check then. */
+static bool private_mounts(void)
+{
+	return unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0;
+}
+
+static void cache_env_clear(void)
+{
+	unsetenv(IMAGE_CACHE_ENV);
+	unsetenv(UNPACK_NO_OVERLAY_ENV);
+}
+
+TEST(image_cache_key_names_the_archive_and_the_choice)
 {
 	struct fx f;
-	struct unpack_opts o = {0};
+	char tar[IMAGE_CACHE_KEY_MAX], copy[IMAGE_CACHE_KEY_MAX], gz[IMAGE_CACHE_KEY_MAX];
+	char dir[IMAGE_CACHE_KEY_MAX], ref[IMAGE_CACHE_KEY_MAX], other[IMAGE_CACHE_KEY_MAX];
+	char plat[IMAGE_CACHE_KEY_MAX], hex[SHA256_HEX_SIZE];
+	cleanup_free char *copy_path = NULL, *gz_path = NULL, *index = NULL, *empty = NULL;
 	mv_error_t err = {0};
-	cleanup_free char *root = NULL, *bundle = NULL, *want = NULL, *state = NULL;
-	struct oci_config *c = NULL;
-	cleanup_free char *config = NULL;
 
 	fx_init(&f);
 	put_base_image(&f);
-	root = fmt("%s/root", f.base);
-	o.archive = f.image;
-	CHECK_INT(unpack_container_bundle(root, "../x", &o, &bundle, &err), ==, -1);
-	CHECK_INT(err.err, ==, EINVAL);
+	tar_dir(f.image, f.tar, false);
+	copy_path = fmt("%s/copy.tar", f.base);
+	copy_file(f.tar, copy_path);
+	gz_path = fmt("%s/image.tar.gz", f.base);
+	tar_dir(f.image, gz_path, true);
+
+	CHECK_INT(image_cache_key(f.tar, NULL, NULL, tar, &err), ==, 0);
+	file_hex(f.tar, hex);
+	CHECK_STR(tar, hex);
+	CHECK_INT(image_cache_key(copy_path, NULL, NULL, copy, &err), ==, 0);
+	CHECK_STR(copy, tar); /* the bytes, not the name */
+	CHECK_INT(image_cache_key(gz_path, NULL, NULL, gz, &err), ==, 0);
+	CHECK(strcmp(gz, tar) != 0);
+	/* a directory: its index.json */
+	CHECK_INT(image_cache_key(f.image, NULL, NULL, dir, &err), ==, 0);
+	index = fmt("%s/index.json", f.image);
+	file_hex(index, hex);
+	CHECK_STR(dir, hex);
+
+	/* a choice: another key, the archive's hash still its start */
+	CHECK_INT(image_cache_key(f.tar, "latest", NULL, ref, &err), ==, 0);
+	CHECK_INT(strlen(ref), ==, 64 + 1 + 16);
+	CHECK(strncmp(ref, tar, 64) == 0 && ref[64] == '-');
+	CHECK_INT(strspn(ref + 65, "0123456789abcdef"), ==, 16);
+	CHECK_INT(image_cache_key(f.tar, "other", NULL, other, &err), ==, 0);
+	CHECK(strcmp(other, ref) != 0);
+	CHECK_INT(image_cache_key(f.tar, NULL, "latest", plat, &err), ==, 0);
+	CHECK(strcmp(plat, ref) != 0); /* the same text as a platform */
+	CHECK_INT(image_cache_key(f.tar, "latest", NULL, other, &err), ==, 0);
+	CHECK_STR(other, ref);
+
+	/* nothing to hash */
+	CHECK_INT(image_cache_key("/nonexistent/image.tar", NULL, NULL, tar, &err), ==, -1);
+	CHECK_INT(err.err, ==, ENOENT);
 	mv_error_release(&err);
-	if (unpack_container_bundle(root, "c1", &o, &bundle, &err) < 0)
-		unit_fail(__FILE__, __LINE__, "unpack: %s", err.msg);
-	want = fmt("%s/c1.image", root);
-	CHECK_STR(bundle, want);
-	config = fmt("%s/config.json", bundle);
-	CHECK_INT(oci_config_load(config, &c, &err), ==, 0);
-	CHECK_INT(c->hooks.n_poststop, ==, 1);
-	CHECK_STR(c->hooks.poststop[0].args.v[c->hooks.poststop[0].args.n - 1], bundle);
-	/* `mvrun delete` runs it: the bundle goes */
-	CHECK_INT(hooks_run(c->hooks.poststop, c->hooks.n_poststop, "poststop", NULL, &err), ==, 0);
+	empty = fmt("%s/empty", f.base);
+	CHECK_INT(mkdir(empty, 0755), ==, 0);
+	CHECK_INT(image_cache_key(empty, NULL, NULL, tar, &err), ==, -1);
+	CHECK_INT(err.err, ==, ENOENT);
+	CHECK_STR(err.msg, "neither index.json nor manifest.json in it");
+	mv_error_release(&err);
+	fx_release(&f);
+}
+
+TEST(image_cache_unpacks_an_image_once)
+{
+	struct fx f;
+	struct unpack_opts o = {0};
+	cleanup_free char *cache = NULL, *real = NULL, *want = NULL, *b1 = NULL, *b2 = NULL;
+	cleanup_free char *sh = NULL, *text = NULL, *lock = NULL, *garbage = NULL, *cache2 = NULL;
+	char key[IMAGE_CACHE_KEY_MAX];
+	mv_error_t err = {0};
+	struct stat st1, st2;
+	bool hit = true;
+
+	fx_init(&f);
+	put_base_image(&f);
+	tar_dir(f.image, f.tar, false);
+	o.archive = f.tar;
+	cache = fmt("%s/a/cache", f.base); /* made with its parents */
+	if (image_cache_get(cache, &o, &b1, &hit, &err) < 0)
+		unit_fail(__FILE__, __LINE__, "cache: %s", err.msg);
+	CHECK(!hit);
+	CHECK_INT(image_cache_key(f.tar, NULL, NULL, key, &err), ==, 0);
+	real = realpath(cache, NULL);
+	want = fmt("%s/%s", real, key);
+	CHECK_STR(b1, want);
+	sh = fmt("%s/rootfs/bin/sh", b1);
+	text = read_text(sh);
+	CHECK_STR(text, "#!shell");
+	CHECK_INT(stat(b1, &st1), ==, 0);
+
+	/* again: the same entry, not made again */
+	if (image_cache_get(cache, &o, &b2, &hit, &err) < 0)
+		unit_fail(__FILE__, __LINE__, "cache: %s", err.msg);
+	CHECK(hit);
+	CHECK_STR(b2, b1);
+	CHECK_INT(stat(b2, &st2), ==, 0);
+	CHECK_INT(st2.st_ino, ==, st1.st_ino);
+	lock = fmt("%s %s.lock", key, key);
+	check_names(real, lock);
+
+	/* a failure leaves the cache as it was */
+	garbage = fmt("%s/garbage.tar", f.base);
+	write_file(garbage, "not a tar at all, not even close", 32);
+	o.archive = garbage;
+	CHECK_INT(image_cache_get(cache, &o, &b2, &hit, &err), ==, -1);
+	CHECK(strstr(err.msg, garbage) != NULL);
+	mv_error_release(&err);
+	check_names(real, lock);
+	cache2 = fmt("%s/cache2", f.base);
+	CHECK_INT(image_cache_get(cache2, &o, &b2, &hit, &err), ==, -1);
+	mv_error_release(&err);
+	CHECK(!exists(cache2));
+	o.archive = f.tar;
+	o.ref = "nope";
+	CHECK_INT(image_cache_get(cache, &o, &b2, &hit, &err), ==, -1);
+	mv_error_release(&err);
+	check_names(real, lock);
+	fx_release(&f);
+}
+
+/* Runs of one image at once: each gets the entry, which is made once. */
+TEST(image_cache_concurrent_runs)
+{
+	struct fx f;
+	struct unpack_opts o = {0};
+	cleanup_free char *cache = NULL, *want = NULL;
+	char key[IMAGE_CACHE_KEY_MAX];
+	mv_error_t err = {0};
+	pid_t pids[4];
+	int made = 0;
+
+	fx_init(&f);
+	put_base_image(&f);
+	tar_dir(f.image, f.tar, false);
+	o.archive = f.tar;
+	cache = fmt("%s/cache", f.base);
+	for (size_t i = 0; i < N_ELEMENTS(pids); i++) {
+		pids[i] = fork();
+		CHECK(pids[i] >= 0);
+		if (pids[i] == 0) {
+			char *bundle = NULL;
+			bool hit = true;
+
+			if (image_cache_get(cache, &o, &bundle, &hit, &err) < 0)
+				_exit(2);
+			_exit(hit ? 0 : 1);
+		}
+	}
+	for (size_t i = 0; i < N_ELEMENTS(pids); i++) {
+		int status;
+
+		CHECK_INT(waitpid(pids[i], &status, 0), ==, pids[i]);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) < 2);
+		made += WEXITSTATUS(status);
+	}
+	CHECK_INT(made, ==, 1);
+	CHECK_INT(image_cache_key(f.tar, NULL, NULL, key, &err), ==, 0);
+	want = fmt("%s %s.lock", key, key);
+	check_names(cache, want);
+	fx_release(&f);
+}
+
+/* ---- run --image ---- */
+
+/* A container's bundle made from f's image tar (the test fails unless it
+ * is made). */
+static void container_ok(const char *root, const char *id, const char *archive,
+			 struct unpack_container *c)
+{
+	struct unpack_opts o = {.archive = archive};
+	mv_error_t err = {0};
+
+	if (unpack_container_bundle(root, id, &o, c, &err) < 0)
+		unit_fail(__FILE__, __LINE__, "run --image %s: %s", id, err.msg);
+}
+
+static void container_fails(const char *root, const char *id, const char *archive, int errnum,
+			    const char *want)
+{
+	struct unpack_opts o = {.archive = archive};
+	struct unpack_container c;
+	mv_error_t err = {0};
+
+	CHECK_INT(unpack_container_bundle(root, id, &o, &c, &err), ==, -1);
+	CHECK_INT(err.err, ==, errnum);
+	if (err.msg == NULL || strstr(err.msg, want) == NULL)
+		unit_fail(__FILE__, __LINE__, "message `%s` lacks `%s`", err.msg, want);
+	mv_error_release(&err);
+	unpack_container_free(&c);
+}
+
+static void release_ok(const char *root, const char *id, const char *bundle)
+{
+	mv_error_t err = {0};
+
+	if (unpack_container_release(root, id, bundle, &err) < 0)
+		unit_fail(__FILE__, __LINE__, "release %s: %s", id, err.msg);
+}
+
+/* in(dir, rel) */
+static char *in(const char *dir, const char *rel)
+{
+	return fmt("%s/%s", dir, rel);
+}
+
+static void check_container_config(const char *bundle)
+{
+	cleanup_free char *path = in(bundle, "config.json");
+	struct oci_config *c = NULL;
+	mv_error_t err = {0};
+
+	if (oci_config_load(path, &c, &err) < 0)
+		unit_fail(__FILE__, __LINE__, "config.json: %s", err.msg);
+	CHECK_STR(c->root->path, "rootfs");
+	CHECK(!c->root->readonly);
+	CHECK_STR(c->process->args.v[2], "echo hi");
+	CHECK_INT(c->process->user.uid, ==, 1000);
+	CHECK_INT(c->hooks.n_poststop, ==, 0);
 	oci_config_free(c);
-	CHECK(!exists(bundle));
+}
 
-	/* an existing container is refused before anything is unpacked */
-	state = fmt("%s/c2", root);
-	CHECK_INT(mkdir(state, 0700), ==, 0);
-	free(bundle);
-	bundle = NULL;
-	CHECK_INT(unpack_container_bundle(root, "c2", &o, &bundle, &err), ==, -1);
-	CHECK_INT(err.err, ==, EEXIST);
-	mv_error_release(&err);
-	free(want);
-	want = fmt("%s/c2.image", root);
-	CHECK(!exists(want));
+TEST(unpack_container_overlay_on_the_cache)
+{
+	struct fx f;
+	struct unpack_container c1, c2;
+	cleanup_free char *root = NULL, *real = NULL, *want = NULL, *rootfs = NULL, *file = NULL;
+	cleanup_free char *upper = NULL, *cached = NULL, *sh = NULL, *text = NULL;
+	struct stat st, lower;
+	int fds;
 
-	/* no container made from it: released means removed */
-	CHECK_INT(unpack_container_bundle(root, "c3", &o, &bundle, &err), ==, 0);
-	CHECK(exists(bundle));
-	unpack_container_bundle_release(root, "c3", bundle);
-	CHECK(!exists(bundle));
+	if (!private_mounts())
+		return;
+	cache_env_clear();
+	fx_init(&f);
+	put_base_image(&f);
+	tar_dir(f.image, f.tar, false);
+	root = fmt("%s/root", f.base);
+	fds = unit_count_fds();
+	container_ok(root, "c1", f.tar, &c1);
+	CHECK_INT(unit_count_fds(), ==, fds);
+	real = realpath(root, NULL);
+	want = fmt("%s/c1.image", real);
+	CHECK_STR(c1.bundle, want);
+	CHECK(c1.overlay && !c1.cache_hit);
+	CHECK(strncmp(c1.image, real, strlen(real)) == 0);
+	CHECK(strncmp(c1.image + strlen(real), "/images/", 8) == 0);
+	rootfs = in(c1.bundle, "rootfs");
+	CHECK(mounted(rootfs));
+	check_container_config(c1.bundle);
+	check_names(c1.bundle, "config.json rootfs upper work");
+	/* the overlay's root looks like the image's */
+	cached = in(c1.image, "rootfs");
+	CHECK_INT(stat(cached, &lower), ==, 0);
+	CHECK_INT(stat(rootfs, &st), ==, 0);
+	CHECK_INT(st.st_mode, ==, lower.st_mode);
+	CHECK_INT(st.st_uid, ==, lower.st_uid);
+
+	/* the container's writes land in upper/, the cache stays as it was */
+	file = in(rootfs, "new");
+	write_file(file, "x", 1);
+	upper = in(c1.bundle, "upper/new");
+	CHECK(exists(upper));
+	free(file);
+	file = in(cached, "new");
+	CHECK(!exists(file));
+	free(file);
+	file = in(rootfs, "bin/sh");
+	CHECK_INT(unlink(file), ==, 0);
+	sh = in(cached, "bin/sh");
+	CHECK(exists(sh));
+
+	/* a second container: the same cache entry, not unpacked again */
+	CHECK_INT(stat(c1.image, &lower), ==, 0);
+	container_ok(root, "c2", f.tar, &c2);
+	CHECK(c2.overlay && c2.cache_hit);
+	CHECK_STR(c2.image, c1.image);
+	CHECK_INT(stat(c2.image, &st), ==, 0);
+	CHECK_INT(st.st_ino, ==, lower.st_ino);
+	free(file);
+	file = in(c2.bundle, "rootfs/bin/sh");
+	text = read_text(file);
+	CHECK_STR(text, "#!shell");
+	check_names(real, "c1.image c2.image images");
+
+	/* release: unmounted and gone; the cache stays */
+	release_ok(root, "c1", c1.bundle);
+	CHECK(!mounted(rootfs));
+	CHECK(!exists(c1.bundle));
+	CHECK(exists(sh));
+	release_ok(root, "c1", c1.bundle); /* gone already: fine */
+	/* a container whose bundle is another: its c2.image is not its own */
+	release_ok(root, "c2", "/some/other/bundle");
+	release_ok(root, "c2", NULL);
+	CHECK(exists(c2.bundle));
+	release_ok(root, "c2", c2.bundle);
+	CHECK(!exists(c2.bundle));
+	check_names(real, "images");
+	CHECK_INT(unit_count_fds(), ==, fds);
+	unpack_container_free(&c1);
+	unpack_container_free(&c2);
+	fx_release(&f);
+}
+
+TEST(unpack_container_refusals_leave_the_root_alone)
+{
+	struct fx f;
+	cleanup_free char *root = NULL, *taken = NULL, *leftover = NULL, *mine = NULL, *text = NULL;
+	cleanup_free char *garbage = NULL;
+
+	cache_env_clear();
+	fx_init(&f);
+	put_base_image(&f);
+	tar_dir(f.image, f.tar, false);
+	root = fmt("%s/root", f.base);
+	container_fails(root, "../x", f.tar, EINVAL, "invalid container id");
+	container_fails(root, "", f.tar, EINVAL, "invalid container id");
+	taken = fmt("%s/c1", root);
+	mkdirs(taken);
+	CHECK_INT(mkdir(taken, 0700), ==, 0);
+	container_fails(root, "c1", f.tar, EEXIST, "already exists");
+	check_names(root, "c1"); /* nothing unpacked, not even into the cache */
+	/* a bundle left by a run that was killed: not taken over */
+	leftover = fmt("%s/c2.image", root);
+	mine = fmt("%s/c2.image/mine", root);
+	write_file(mine, "mine", 4);
+	container_fails(root, "c2", f.tar, EEXIST, "c2.image` exists");
+	text = read_text(mine);
+	CHECK_STR(text, "mine");
+	check_names(root, "c1 c2.image");
+	/* a bad archive: nothing in the root, no cache either */
+	garbage = fmt("%s/garbage.tar", f.base);
+	write_file(garbage, "garbage garbage garbage garbage", 31);
+	container_fails(root, "c3", garbage, EINVAL, "invalid archive");
+	check_names(root, "c1 c2.image");
+	/* release of what is not there, or not a run --image bundle */
+	release_ok(root, "c3", "/whatever");
+	release_ok(root, "../c2", leftover);
+	release_ok("/nonexistent/root", "c2", "/nonexistent/root/c2.image");
+	CHECK(exists(mine));
+	fx_release(&f);
+}
+
+/* The fallback: the image unpacked into the bundle, no mount. */
+static void check_copy(const struct unpack_container *c)
+{
+	cleanup_free char *rootfs = in(c->bundle, "rootfs"), *sh = in(c->bundle, "rootfs/bin/sh");
+	cleanup_free char *text = read_text(sh), *file = in(rootfs, "new");
+	cleanup_free char *cached = in(c->image, "rootfs/new");
+
+	CHECK(!c->overlay);
+	CHECK(!mounted(rootfs));
+	CHECK_STR(text, "#!shell");
+	check_names(c->bundle, "config.json rootfs");
+	check_container_config(c->bundle);
+	write_file(file, "x", 1);
+	CHECK(!exists(cached));
+}
+
+TEST(unpack_container_copy_when_asked)
+{
+	struct fx f;
+	struct unpack_container c;
+	cleanup_free char *root = NULL, *cache = NULL, *real = NULL;
+
+	private_mounts(); /* a mistaken mount must not outlive the test */
+	cache_env_clear();
+	fx_init(&f);
+	put_base_image(&f);
+	tar_dir(f.image, f.tar, false);
+	root = fmt("%s/root", f.base);
+	cache = fmt("%s/elsewhere", f.base);
+	setenv(UNPACK_NO_OVERLAY_ENV, "1", 1);
+	setenv(IMAGE_CACHE_ENV, cache, 1);
+	container_ok(root, "c1", f.tar, &c);
+	check_copy(&c);
+	CHECK_INT(c.overlay_errno, ==, 0);
+	real = realpath(cache, NULL);
+	CHECK(real != NULL && strncmp(c.image, real, strlen(real)) == 0);
+	release_ok(root, "c1", c.bundle);
+	check_names(root, "");
+	unpack_container_free(&c);
+	/* "0" is no request */
+	setenv(UNPACK_NO_OVERLAY_ENV, "0", 1);
+	container_ok(root, "c2", f.tar, &c);
+	CHECK_INT(c.overlay, ==, geteuid() == 0);
+	release_ok(root, "c2", c.bundle);
+	check_names(root, "");
+	unpack_container_free(&c);
+	fx_release(&f);
+}
+
+/* A root on an overlay, which cannot hold an overlay's upper layer: the
+ * mount fails and the image is unpacked into the bundle instead. */
+TEST(unpack_container_copy_when_the_overlay_fails)
+{
+	struct fx f;
+	struct unpack_container c;
+	cleanup_free char *lower = NULL, *upper = NULL, *work = NULL, *over = NULL, *opts = NULL;
+	cleanup_free char *root = NULL;
+
+	if (!private_mounts())
+		return;
+	cache_env_clear();
+	fx_init(&f);
+	put_base_image(&f);
+	tar_dir(f.image, f.tar, false);
+	lower = fmt("%s/lower", f.base);
+	upper = fmt("%s/upper", f.base);
+	work = fmt("%s/work", f.base);
+	over = fmt("%s/over", f.base);
+	CHECK(mkdir(lower, 0755) == 0 && mkdir(upper, 0755) == 0 && mkdir(work, 0755) == 0 &&
+	      mkdir(over, 0755) == 0);
+	opts = fmt("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+	CHECK_INT(mount("overlay", over, "overlay", 0, opts), ==, 0);
+	root = fmt("%s/root", over);
+	container_ok(root, "c1", f.tar, &c);
+	check_copy(&c);
+	CHECK(c.overlay_errno != 0);
+	release_ok(root, "c1", c.bundle);
+	check_names(root, "images");
+	unpack_container_free(&c);
+	CHECK_INT(umount(over), ==, 0);
+	fx_release(&f);
+}
+
+/* A stopped container whose bundle is `bundle`, its monitor gone (as
+ * after a SIGKILL). */
+static void fake_container(const char *root, const char *id, const char *bundle)
+{
+	char status[] = "stopped", created[] = "2026-01-01T00:00:00Z", owner[] = "root";
+	struct container_state s = {
+	    .id = (char *)id,
+	    .bundle = (char *)bundle,
+	    .rootfs = (char *)bundle,
+	    .status = status,
+	    .created = created,
+	    .owner = owner,
+	};
+	mv_error_t err = {0};
+	int rootfd = state_open_root(root, true, &err), fd;
+
+	CHECK(rootfd >= 0);
+	fd = state_create(rootfd, id, &err);
+	CHECK(fd >= 0);
+	CHECK_INT(state_write(fd, &s, &err), ==, 0);
+	close(fd);
+	close(rootfd);
+}
+
+/* `mvrun delete` releases ROOT/ID.image, and only a bundle that is it. */
+TEST(unpack_container_delete_releases_its_bundle)
+{
+	struct fx f;
+	struct unpack_container c;
+	cleanup_free char *root = NULL, *real = NULL, *rootfs = NULL, *mine = NULL;
+	mv_error_t err = {0};
+
+	if (!private_mounts())
+		return;
+	cache_env_clear();
+	fx_init(&f);
+	put_base_image(&f);
+	tar_dir(f.image, f.tar, false);
+	root = fmt("%s/root", f.base);
+	container_ok(root, "c1", f.tar, &c);
+	fake_container(root, "c1", c.bundle);
+	rootfs = in(c.bundle, "rootfs");
+	CHECK(mounted(rootfs));
+	if (runtime_delete(root, "c1", false, &err) < 0)
+		unit_fail(__FILE__, __LINE__, "delete: %s", err.msg);
+	CHECK(!mounted(rootfs));
+	real = realpath(root, NULL);
+	check_names(real, "images");
+	/* c2 has a bundle of its own: c2.image is someone else's */
+	mine = fmt("%s/c2.image/mine", root);
+	write_file(mine, "mine", 4);
+	fake_container(root, "c2", f.image);
+	CHECK_INT(runtime_delete(root, "c2", false, &err), ==, 0);
+	CHECK(exists(mine));
+	check_names(real, "c2.image images");
+	unpack_container_free(&c);
 	fx_release(&f);
 }
