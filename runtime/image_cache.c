@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "runtime/cleanup.h"
+#include "runtime/io.h"
 #include "runtime/state.h"
 
 #define CHOICE_HEX  16 /* hex digits of the ref/platform hash in a key */
@@ -98,29 +99,6 @@ int image_cache_key(const char *archive, const char *ref, const char *platform,
 
 /* ---- the cache directory ---- */
 
-/* mkdir -p; *made: whether the last one was made here. */
-static int make_dirs(const char *path, bool *made)
-{
-	cleanup_free char *p = strdup(path);
-
-	*made = false;
-	if (p == NULL)
-		return -1;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0711) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	if (mkdir(p, 0711) == 0)
-		*made = true;
-	else if (errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 /* The cache directory, created, as an absolute path.  ROOT/images is
  * also a valid container id: a container's state dir is refused, so
  * that its delete never meets our entries. */
@@ -129,7 +107,7 @@ static char *open_cache(const char *cache, bool *made, mv_error_t *err)
 	cleanup_free char *real = NULL, *state = NULL;
 	struct stat st;
 
-	if (make_dirs(cache, made) < 0) {
+	if (io_mkdir_p(cache, 0711, made) < 0) {
 		mv_error(err, errno, "create the image cache `%s`", cache);
 		return NULL;
 	}
@@ -214,7 +192,7 @@ static int take_lock(const char *dir, const char *lock, bool *made, mv_error_t *
 		if (fd >= 0 || err == NULL || err->err != ENOENT || tries == 2)
 			return fd;
 		mv_error_release(err);
-		if (make_dirs(dir, &again) < 0)
+		if (io_mkdir_p(dir, 0711, &again) < 0)
 			return mv_error(err, errno, "create the image cache `%s`", dir);
 		*made |= again;
 	}

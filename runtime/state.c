@@ -101,32 +101,13 @@ static int not_exist(mv_error_t *err)
 
 /* ---- the root ---- */
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	cleanup_free char *p = strdup(path);
-
-	if (p == NULL)
-		return -1;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 int state_open_root(const char *root, bool create, mv_error_t *err)
 {
 	cleanup_close int fd = -1;
 
 	if (root == NULL || *root == '\0')
 		return mv_error(err, EINVAL, "no state directory given (--root)");
-	if (create && mkdir_p(root, 0711) < 0)
+	if (create && io_mkdir_p(root, 0711, NULL) < 0)
 		return mv_error(err, errno, "create state directory `%s`", root);
 	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)

@@ -11,6 +11,18 @@
 
 #include "tests/unit/unit.h"
 
+char *unit_fmt(const char *f, ...)
+{
+	char *s = NULL;
+	va_list ap;
+
+	va_start(ap, f);
+	if (vasprintf(&s, f, ap) < 0)
+		unit_fail(__FILE__, __LINE__, "out of memory");
+	va_end(ap);
+	return s;
+}
+
 int unit_count_fds(void)
 {
 	DIR *dir = opendir("/proc/self/fd");

@@ -24,19 +24,6 @@
 
 /* ---- writing image directories ---- */
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *fmt(const char *f, ...)
-{
-	char *s = NULL;
-	va_list ap;
-
-	va_start(ap, f);
-	CHECK(vasprintf(&s, f, ap) >= 0);
-	va_end(ap);
-	return s;
-}
-
 /* The JSON in these tests is written with ' for " to stay readable. */
 static void quote(char *s)
 {
@@ -65,7 +52,7 @@ static void rm_rf(const char *dir)
 
 static void mkdirs(const char *dir, const char *rel)
 {
-	cleanup_free char *path = fmt("%s/%s", dir, rel);
+	cleanup_free char *path = unit_fmt("%s/%s", dir, rel);
 
 	for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')) != NULL; p++) {
 		*p = '\0';
@@ -76,7 +63,7 @@ static void mkdirs(const char *dir, const char *rel)
 
 static void write_file(const char *dir, const char *rel, const char *data, size_t len)
 {
-	cleanup_free char *path = fmt("%s/%s", dir, rel);
+	cleanup_free char *path = unit_fmt("%s/%s", dir, rel);
 	cleanup_close int fd = -1;
 
 	mkdirs(dir, rel);
@@ -129,7 +116,7 @@ static struct blob put_blob(const char *dir, const char *text, bool json)
 		quote(s);
 	b.size = strlen(s);
 	digest_of(s, b.size, b.digest);
-	b.rel = fmt("blobs/sha256/%s", b.digest + 7);
+	b.rel = unit_fmt("blobs/sha256/%s", b.digest + 7);
 	write_file(dir, b.rel, s, b.size);
 	return b;
 }
@@ -137,17 +124,17 @@ static struct blob put_blob(const char *dir, const char *text, bool json)
 /* A descriptor of b, with extra members (",'platform':{...}"). */
 static char *desc(const struct blob *b, const char *media_type, const char *extra)
 {
-	return fmt("{'mediaType':'%s','digest':'%s','size':%zu%s}", media_type, b->digest, b->size,
-		   extra);
+	return unit_fmt("{'mediaType':'%s','digest':'%s','size':%zu%s}", media_type, b->digest,
+			b->size, extra);
 }
 
 static char *config_text(const char *arch, const char *cmd)
 {
-	return fmt("{'os':'linux','architecture':'%s','config':{'Entrypoint':['/bin/sh','-c'],"
-		   "'Cmd':['%s'],'Env':['PATH=/usr/bin','FOO=bar'],'WorkingDir':'/srv',"
-		   "'User':'app','Labels':{'org.example':'yes'}},"
-		   "'rootfs':{'type':'layers','diff_ids':[]}}",
-		   arch, cmd);
+	return unit_fmt("{'os':'linux','architecture':'%s','config':{'Entrypoint':['/bin/sh','-c'],"
+			"'Cmd':['%s'],'Env':['PATH=/usr/bin','FOO=bar'],'WorkingDir':'/srv',"
+			"'User':'app','Labels':{'org.example':'yes'}},"
+			"'rootfs':{'type':'layers','diff_ids':[]}}",
+			arch, cmd);
 }
 
 /* An image (a config for arch running cmd, one layer) and its manifest;
@@ -155,13 +142,13 @@ static char *config_text(const char *arch, const char *cmd)
 static struct blob put_image(const char *dir, const char *arch, const char *cmd)
 {
 	cleanup_free char *config = config_text(arch, cmd);
-	cleanup_free char *layer_text = fmt("layer of %s %s", arch, cmd);
+	cleanup_free char *layer_text = unit_fmt("layer of %s %s", arch, cmd);
 	struct blob c = put_blob(dir, config, true), l = put_blob(dir, layer_text, false);
 	cleanup_free char *cd = desc(&c, OCI_CONFIG, "");
 	cleanup_free char *ld = desc(&l, OCI_LAYER, "");
-	cleanup_free char *m = fmt("{'schemaVersion':2,'mediaType':'" OCI_MANIFEST "',"
-				   "'config':%s,'layers':[%s]}",
-				   cd, ld);
+	cleanup_free char *m = unit_fmt("{'schemaVersion':2,'mediaType':'" OCI_MANIFEST "',"
+					"'config':%s,'layers':[%s]}",
+					cd, ld);
 
 	blob_release(&c);
 	blob_release(&l);
@@ -170,7 +157,7 @@ static struct blob put_image(const char *dir, const char *arch, const char *cmd)
 
 static void put_index(const char *dir, const char *entries)
 {
-	cleanup_free char *index = fmt("{'schemaVersion':2,'manifests':[%s]}", entries);
+	cleanup_free char *index = unit_fmt("{'schemaVersion':2,'manifests':[%s]}", entries);
 
 	write_json(dir, "oci-layout", "{'imageLayoutVersion':'1.0.0'}");
 	write_json(dir, "index.json", index);
@@ -225,7 +212,7 @@ static void check_layer(const struct oci_image *img, size_t i, const char *dir,
 	cleanup_free char *path = NULL;
 
 	digest_of(layer_text, strlen(layer_text), digest);
-	path = fmt("%s/blobs/sha256/%s", dir, digest + 7);
+	path = unit_fmt("%s/blobs/sha256/%s", dir, digest + 7);
 	CHECK_STR(img->layers[i].path, path);
 	CHECK_STR(img->layers[i].digest, digest);
 }
@@ -264,7 +251,7 @@ TEST(image_oci_config_without_config)
 	cleanup_free char *dir = make_dir();
 	struct blob c = put_blob(dir, "{'os':'linux','architecture':'amd64'}", true);
 	cleanup_free char *cd = desc(&c, OCI_CONFIG, "");
-	cleanup_free char *mt = fmt("{'schemaVersion':2,'config':%s,'layers':[]}", cd);
+	cleanup_free char *mt = unit_fmt("{'schemaVersion':2,'config':%s,'layers':[]}", cd);
 	struct blob m = put_blob(dir, mt, true);
 	cleanup_free char *md = desc(&m, OCI_MANIFEST, "");
 	struct oci_image *img;
@@ -290,7 +277,7 @@ static void put_two_platforms(const char *dir, char **entries)
 	cleanup_free char *db = desc(
 	    &b, OCI_MANIFEST, ",'platform':{'os':'linux','architecture':'arm64','variant':'v8'}");
 
-	*entries = fmt("%s,%s", da, db);
+	*entries = unit_fmt("%s,%s", da, db);
 	blob_release(&a);
 	blob_release(&b);
 }
@@ -333,7 +320,7 @@ static void put_two_refs(const char *dir)
 	cleanup_free char *db = desc(&b, OCI_MANIFEST,
 				     ",'annotations':{'org.opencontainers.image.ref.name':'v2',"
 				     "'io.containerd.image.name':'docker.io/library/x:v2'}");
-	cleanup_free char *entries = fmt("%s,%s", da, db);
+	cleanup_free char *entries = unit_fmt("%s,%s", da, db);
 
 	put_index(dir, entries);
 	blob_release(&a);
@@ -373,7 +360,8 @@ TEST(image_oci_nested_index)
 	struct oci_image *img;
 
 	put_two_platforms(dir, &entries);
-	inner = fmt("{'schemaVersion':2,'mediaType':'" OCI_INDEX "','manifests':[%s]}", entries);
+	inner =
+	    unit_fmt("{'schemaVersion':2,'mediaType':'" OCI_INDEX "','manifests':[%s]}", entries);
 	idx = put_blob(dir, inner, true);
 	d = desc(&idx, OCI_INDEX, ",'annotations':{'org.opencontainers.image.ref.name':'latest'}");
 	put_index(dir, d);
@@ -400,7 +388,7 @@ TEST(image_oci_other_entries_skipped)
 	struct blob a = put_blob(dir, "an sbom", false);
 	cleanup_free char *da = desc(&a, "application/vnd.example.sbom+json", "");
 	cleanup_free char *dm = desc(&m, OCI_MANIFEST, "");
-	cleanup_free char *entries = fmt("%s,%s", da, dm);
+	cleanup_free char *entries = unit_fmt("%s,%s", da, dm);
 	struct oci_image *img;
 
 	put_index(dir, entries);
@@ -420,7 +408,7 @@ TEST(image_oci_index_depth_limit)
 	cleanup_free char *d = desc(&b, OCI_MANIFEST, "");
 
 	for (int i = 0; i < 9; i++) {
-		cleanup_free char *text = fmt("{'schemaVersion':2,'manifests':[%s]}", d);
+		cleanup_free char *text = unit_fmt("{'schemaVersion':2,'manifests':[%s]}", d);
 
 		blob_release(&b);
 		b = put_blob(dir, text, true);
@@ -438,7 +426,7 @@ TEST(image_oci_index_depth_limit)
 /* Replace a blob's content with as many other bytes. */
 static void tamper(const char *dir, const char *rel)
 {
-	cleanup_free char *path = fmt("%s/%s", dir, rel);
+	cleanup_free char *path = unit_fmt("%s/%s", dir, rel);
 	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
 
 	CHECK(fd >= 0);
@@ -453,9 +441,9 @@ TEST(image_oci_digest_mismatch_layer)
 	cleanup_free char *rel = NULL, *msg = NULL;
 
 	digest_of("layer of amd64 echo hi", 22, digest);
-	rel = fmt("blobs/sha256/%s", digest + 7);
+	rel = unit_fmt("blobs/sha256/%s", digest + 7);
 	tamper(dir, rel);
-	msg = fmt("digest mismatch for `%s`: its content is sha256:", rel);
+	msg = unit_fmt("digest mismatch for `%s`: its content is sha256:", rel);
 	check_refused(dir, NULL, NULL, EINVAL, msg);
 	blob_release(&m);
 	rm_rf(dir);
@@ -467,7 +455,7 @@ TEST(image_oci_digest_mismatch_config)
 	struct blob m = put_one_image(dir, "");
 	cleanup_free char *config = config_text("amd64", "echo hi");
 	struct blob c = put_blob(dir, config, true);
-	cleanup_free char *msg = fmt("digest mismatch for `%s`", c.rel);
+	cleanup_free char *msg = unit_fmt("digest mismatch for `%s`", c.rel);
 
 	tamper(dir, c.rel);
 	check_refused(dir, NULL, NULL, EINVAL, msg);
@@ -480,7 +468,7 @@ TEST(image_oci_digest_mismatch_manifest)
 {
 	cleanup_free char *dir = make_dir();
 	struct blob m = put_one_image(dir, "");
-	cleanup_free char *msg = fmt("digest mismatch for `%s`", m.rel);
+	cleanup_free char *msg = unit_fmt("digest mismatch for `%s`", m.rel);
 
 	tamper(dir, m.rel);
 	check_refused(dir, NULL, NULL, EINVAL, msg);
@@ -492,12 +480,13 @@ TEST(image_oci_size_mismatch)
 {
 	cleanup_free char *dir = make_dir();
 	struct blob m = put_image(dir, "amd64", "x");
-	cleanup_free char *entry =
-	    fmt("{'mediaType':'" OCI_MANIFEST "','digest':'%s','size':%zu}", m.digest, m.size + 1);
+	cleanup_free char *entry = unit_fmt(
+	    "{'mediaType':'" OCI_MANIFEST "','digest':'%s','size':%zu}", m.digest, m.size + 1);
 	cleanup_free char *msg = NULL;
 
 	put_index(dir, entry);
-	msg = fmt("size mismatch for `%s`: %zu bytes, %zu expected", m.rel, m.size, m.size + 1);
+	msg =
+	    unit_fmt("size mismatch for `%s`: %zu bytes, %zu expected", m.rel, m.size, m.size + 1);
 	check_refused(dir, NULL, NULL, EINVAL, msg);
 	blob_release(&m);
 	rm_rf(dir);
@@ -510,12 +499,12 @@ TEST(image_oci_layer_size_mismatch)
 	struct blob c = put_blob(dir, "{}", true), l = put_blob(dir, "twelve bytes", false);
 	cleanup_free char *cd = desc(&c, OCI_CONFIG, "");
 	cleanup_free char *mt =
-	    fmt("{'schemaVersion':2,'config':%s,'layers':[{'mediaType':'" OCI_LAYER
-		"','digest':'%s','size':13}]}",
-		cd, l.digest);
+	    unit_fmt("{'schemaVersion':2,'config':%s,'layers':[{'mediaType':'" OCI_LAYER
+		     "','digest':'%s','size':13}]}",
+		     cd, l.digest);
 	struct blob m = put_blob(dir, mt, true);
 	cleanup_free char *md = desc(&m, OCI_MANIFEST, "");
-	cleanup_free char *msg = fmt("size mismatch for `%s`: 12 bytes, 13 expected", l.rel);
+	cleanup_free char *msg = unit_fmt("size mismatch for `%s`: 12 bytes, 13 expected", l.rel);
 
 	put_index(dir, md);
 	check_refused(dir, NULL, NULL, EINVAL, msg);
@@ -530,9 +519,9 @@ static void check_bad_digest(const char *digest)
 {
 	cleanup_free char *dir = make_dir();
 	cleanup_free char *entry =
-	    fmt("{'mediaType':'" OCI_MANIFEST "','digest':'%s','size':10}", digest);
+	    unit_fmt("{'mediaType':'" OCI_MANIFEST "','digest':'%s','size':10}", digest);
 	cleanup_free char *msg =
-	    fmt("`index.json`: manifests[0].digest: `%.64s` is not a sha256 digest", digest);
+	    unit_fmt("`index.json`: manifests[0].digest: `%.64s` is not a sha256 digest", digest);
 
 	put_index(dir, entry);
 	check_refused(dir, NULL, NULL, EINVAL, msg);
@@ -557,8 +546,8 @@ TEST(image_oci_blob_symlink_outside)
 {
 	cleanup_free char *dir = make_dir();
 	struct blob m = put_one_image(dir, "");
-	cleanup_free char *path = fmt("%s/%s", dir, m.rel);
-	cleanup_free char *msg = fmt("`%s` leads outside the image directory", m.rel);
+	cleanup_free char *path = unit_fmt("%s/%s", dir, m.rel);
+	cleanup_free char *msg = unit_fmt("`%s` leads outside the image directory", m.rel);
 
 	CHECK(unlink(path) == 0);
 	CHECK(symlink("/etc/passwd", path) == 0);
@@ -575,8 +564,8 @@ TEST(image_oci_blob_not_regular)
 {
 	cleanup_free char *dir = make_dir();
 	struct blob m = put_one_image(dir, "");
-	cleanup_free char *path = fmt("%s/%s", dir, m.rel);
-	cleanup_free char *msg = fmt("`%s` is not a regular file", m.rel);
+	cleanup_free char *path = unit_fmt("%s/%s", dir, m.rel);
+	cleanup_free char *msg = unit_fmt("`%s` is not a regular file", m.rel);
 
 	CHECK(unlink(path) == 0);
 	CHECK(mkfifo(path, 0600) == 0);
@@ -588,7 +577,7 @@ TEST(image_oci_blob_not_regular)
 TEST(image_missing_documents)
 {
 	cleanup_free char *dir = make_dir();
-	cleanup_free char *msg = fmt("`%s` holds neither index.json", dir);
+	cleanup_free char *msg = unit_fmt("`%s` holds neither index.json", dir);
 
 	check_refused(dir, NULL, NULL, ENOENT, msg);
 	write_json(dir, "oci-layout", "{'imageLayoutVersion':'1.0.0'}");
@@ -600,7 +589,7 @@ TEST(image_missing_documents)
 		      "`oci-layout`: imageLayoutVersion: `2.0.0` is not a 1.x version");
 	write_json(dir, "oci-layout", "{'imageLayoutVersion':'1.0.0'}");
 	free(msg);
-	msg = fmt("%s/index.json", dir);
+	msg = unit_fmt("%s/index.json", dir);
 	CHECK(symlink("/etc/passwd", msg) == 0);
 	check_refused(dir, NULL, NULL, EINVAL, "`index.json` leads outside the image directory");
 	rm_rf(dir);
@@ -638,11 +627,11 @@ static void check_manifest_refused(const char *manifest_type, const char *config
 	struct blob c = put_blob(dir, "{}", true), l = put_blob(dir, "layer", false);
 	cleanup_free char *cd = desc(&c, config_type, ""), *ld = desc(&l, layer_type, "");
 	cleanup_free char *text =
-	    fmt("{'schemaVersion':2,'mediaType':'%s','config':%s,'layers':[%s]}", manifest_type, cd,
-		ld);
+	    unit_fmt("{'schemaVersion':2,'mediaType':'%s','config':%s,'layers':[%s]}",
+		     manifest_type, cd, ld);
 	struct blob m = put_blob(dir, text, true);
 	cleanup_free char *md = desc(&m, OCI_MANIFEST, "");
-	cleanup_free char *msg = fmt("`%s`: %s", m.rel, msg_after_name);
+	cleanup_free char *msg = unit_fmt("`%s`: %s", m.rel, msg_after_name);
 
 	put_index(dir, md);
 	check_refused(dir, NULL, NULL, EINVAL, msg);
@@ -685,18 +674,19 @@ TEST(image_oci_layer_media_types_accepted)
 	struct oci_image *img;
 
 	for (size_t i = 0; i < N_ELEMENTS(types); i++) {
-		cleanup_free char *text = fmt("layer %zu", i);
+		cleanup_free char *text = unit_fmt("layer %zu", i);
 		struct blob l = put_blob(dir, text, false);
 		cleanup_free char *ld = desc(&l, types[i], "");
-		char *more = fmt("%s%s%s", layers, i ? "," : "", ld);
+		char *more = unit_fmt("%s%s%s", layers, i ? "," : "", ld);
 
 		free(layers);
 		layers = more;
 		blob_release(&l);
 	}
-	mt = fmt("{'schemaVersion':2,'mediaType':'application/vnd.docker.distribution.manifest.v2+"
-		 "json','config':%s,'layers':[%s]}",
-		 cd, layers);
+	mt = unit_fmt(
+	    "{'schemaVersion':2,'mediaType':'application/vnd.docker.distribution.manifest.v2+"
+	    "json','config':%s,'layers':[%s]}",
+	    cd, layers);
 	m = put_blob(dir, mt, true);
 	md = desc(&m, "application/vnd.docker.distribution.manifest.v2+json", "");
 	put_index(dir, md);
@@ -719,7 +709,7 @@ TEST(image_oci_config_platform_checked)
 	cleanup_free char *config = config_text("arm64", "x");
 	struct blob c = put_blob(dir, config, true);
 	cleanup_free char *msg =
-	    fmt("`%s`: the image is for `linux/arm64`, not `linux/amd64`", c.rel);
+	    unit_fmt("`%s`: the image is for `linux/arm64`, not `linux/amd64`", c.rel);
 	struct oci_image *img;
 
 	put_index(dir, md);
@@ -738,7 +728,7 @@ TEST(image_oversized_document)
 	cleanup_close int fd = -1;
 
 	put_index(dir, "");
-	path = fmt("%s/index.json", dir);
+	path = unit_fmt("%s/index.json", dir);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	CHECK(fd >= 0 && ftruncate(fd, (5 << 20)) == 0);
 	check_refused(dir, NULL, NULL, EINVAL, "`index.json`: larger than 4 MiB");
@@ -751,32 +741,33 @@ TEST(image_oversized_document)
 static void put_docker(const char *dir, const char *tag, const char *cmd, char **entry,
 		       char **config_rel)
 {
-	cleanup_free char *l1 = fmt("%s one", tag), *l2 = fmt("%s two", tag);
+	cleanup_free char *l1 = unit_fmt("%s one", tag), *l2 = unit_fmt("%s two", tag);
 	char d1[72], d2[72], cd[72];
 	cleanup_free char *config = NULL, *rel1 = NULL, *rel2 = NULL, *crel = NULL;
 
 	digest_of(l1, strlen(l1), d1);
 	digest_of(l2, strlen(l2), d2);
-	rel1 = fmt("%.12s/layer.tar", d1 + 7);
-	rel2 = fmt("%.12s.tar", d2 + 7);
+	rel1 = unit_fmt("%.12s/layer.tar", d1 + 7);
+	rel2 = unit_fmt("%.12s.tar", d2 + 7);
 	write_file(dir, rel1, l1, strlen(l1));
 	write_file(dir, rel2, l2, strlen(l2));
-	config = fmt("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"%s\"],"
+	config =
+	    unit_fmt("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"%s\"],"
 		     "\"Entrypoint\":null,\"Labels\":null},"
 		     "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\",\"%s\"]}}",
 		     cmd, d1, d2);
 	digest_of(config, strlen(config), cd);
-	crel = fmt("%s.json", cd + 7);
+	crel = unit_fmt("%s.json", cd + 7);
 	write_file(dir, crel, config, strlen(config));
-	*entry =
-	    fmt("{'Config':'%s','RepoTags':['%s'],'Layers':['%s','%s']}", crel, tag, rel1, rel2);
+	*entry = unit_fmt("{'Config':'%s','RepoTags':['%s'],'Layers':['%s','%s']}", crel, tag, rel1,
+			  rel2);
 	if (config_rel)
 		*config_rel = steal_ptr(&crel);
 }
 
 static void put_docker_manifest(const char *dir, const char *entries)
 {
-	cleanup_free char *text = fmt("[%s]", entries);
+	cleanup_free char *text = unit_fmt("[%s]", entries);
 
 	write_json(dir, "manifest.json", text);
 }
@@ -794,8 +785,8 @@ TEST(image_docker_archive)
 	CHECK_INT(img->n_layers, ==, 2);
 	digest_of("localhost/a:latest one", 22, d1);
 	digest_of("localhost/a:latest two", 22, d2);
-	p1 = fmt("%s/%.12s/layer.tar", dir, d1 + 7);
-	p2 = fmt("%s/%.12s.tar", dir, d2 + 7);
+	p1 = unit_fmt("%s/%.12s/layer.tar", dir, d1 + 7);
+	p2 = unit_fmt("%s/%.12s.tar", dir, d2 + 7);
 	CHECK_STR(img->layers[0].path, p1);
 	CHECK_STR(img->layers[0].digest, d1);
 	CHECK_STR(img->layers[1].path, p2);
@@ -819,7 +810,7 @@ TEST(image_docker_choice_by_tag)
 
 	put_docker(dir, "a:1", "run a", &a, NULL);
 	put_docker(dir, "b:2", "run b", &b, NULL);
-	entries = fmt("%s,%s", a, b);
+	entries = unit_fmt("%s,%s", a, b);
 	put_docker_manifest(dir, entries);
 	img = open_ok(dir, "b:2", NULL);
 	CHECK_STR(img->cmd.v[0], "run b");
@@ -838,9 +829,9 @@ TEST(image_docker_digest_mismatch)
 	put_docker(dir, "t", "x", &entry, NULL);
 	put_docker_manifest(dir, entry);
 	digest_of("t two", 5, d);
-	rel = fmt("%.12s.tar", d + 7);
+	rel = unit_fmt("%.12s.tar", d + 7);
 	tamper(dir, rel);
-	msg = fmt("digest mismatch for `%s`", rel);
+	msg = unit_fmt("digest mismatch for `%s`", rel);
 	check_refused(dir, NULL, NULL, EINVAL, msg);
 	rm_rf(dir);
 }
@@ -854,7 +845,7 @@ TEST(image_docker_config_name_checked)
 	put_docker(dir, "t", "x", &entry, &crel);
 	put_docker_manifest(dir, entry);
 	tamper(dir, crel);
-	msg = fmt("digest mismatch for `%s`", crel);
+	msg = unit_fmt("digest mismatch for `%s`", crel);
 	check_refused(dir, NULL, NULL, EINVAL, msg);
 	rm_rf(dir);
 }
@@ -864,8 +855,8 @@ TEST(image_docker_config_in_blobs_checked)
 {
 	cleanup_free char *dir = make_dir();
 	struct blob c = put_blob(dir, "{'rootfs':{'diff_ids':[]},'config':{'Cmd':['x']}}", true);
-	cleanup_free char *entry = fmt("{'Config':'%s','Layers':[]}", c.rel);
-	cleanup_free char *msg = fmt("digest mismatch for `%s`", c.rel);
+	cleanup_free char *entry = unit_fmt("{'Config':'%s','Layers':[]}", c.rel);
+	cleanup_free char *msg = unit_fmt("digest mismatch for `%s`", c.rel);
 	struct oci_image *img;
 
 	put_docker_manifest(dir, entry);
@@ -884,7 +875,7 @@ TEST(image_docker_hostile_paths)
 {
 	cleanup_free char *dir = make_dir();
 	cleanup_free char *outside = make_dir();
-	cleanup_free char *link = fmt("%s/link", dir);
+	cleanup_free char *link = unit_fmt("%s/link", dir);
 
 	put_docker_manifest(dir, "{'Config':'c.json','Layers':['../x.tar']}");
 	check_refused(dir, NULL, NULL, EINVAL,
@@ -1031,7 +1022,7 @@ TEST(image_user_without_files)
 	check_user_refused("/nonexistent-rootfs", "app", ENOENT, "open `/nonexistent-rootfs`");
 	/* A fifo must not hang the lookup. */
 	write_file(root, "etc/group", "", 0);
-	path = fmt("%s/etc/passwd", root);
+	path = unit_fmt("%s/etc/passwd", root);
 	CHECK(mkfifo(path, 0600) == 0);
 	check_user_refused(root, "app", EINVAL, "`/etc/passwd` of the image is not a regular file");
 	check_user_refused(root, "1", EINVAL, "`/etc/passwd` of the image is not a regular file");
@@ -1042,7 +1033,7 @@ TEST(image_user_without_files)
 TEST(image_user_symlink_stays_in_rootfs)
 {
 	cleanup_free char *top = make_dir();
-	cleanup_free char *root = fmt("%s/rootfs", top);
+	cleanup_free char *root = unit_fmt("%s/rootfs", top);
 	cleanup_free char *link = NULL;
 	static const char evil[] = "evil:x:666:666::/:/bin/sh\n";
 	static const char good[] = "good:x:5:6::/:/bin/sh\n";
@@ -1050,7 +1041,7 @@ TEST(image_user_symlink_stays_in_rootfs)
 	write_file(top, "etc/users", evil, strlen(evil));
 	CHECK(mkdir(root, 0755) == 0);
 	write_file(root, "etc/users", good, strlen(good));
-	link = fmt("%s/etc/passwd", root);
+	link = unit_fmt("%s/etc/passwd", root);
 	CHECK(symlink("../../etc/users", link) == 0);
 	check_user(root, "good", 5, 6);
 	check_user_refused(root, "evil", ENOENT,

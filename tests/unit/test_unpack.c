@@ -34,19 +34,6 @@
 
 /* ---- files ---- */
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *fmt(const char *f, ...)
-{
-	char *s = NULL;
-	va_list ap;
-
-	va_start(ap, f);
-	CHECK(vasprintf(&s, f, ap) >= 0);
-	va_end(ap);
-	return s;
-}
-
 /* The JSON here is written with ' for " to stay readable. */
 static char *json(const char *text)
 {
@@ -139,7 +126,7 @@ static void fx_release(struct fx *f)
 /* f->bundle/rel */
 static char *in_bundle(const struct fx *f, const char *rel)
 {
-	return fmt("%s/%s", f->bundle, rel);
+	return unit_fmt("%s/%s", f->bundle, rel);
 }
 
 /* What is in base besides the image and its tar: the bundle and nothing
@@ -235,7 +222,7 @@ static struct blob digest_of(const void *data, size_t len)
 static struct blob put_blob(const char *dir, const void *data, size_t len)
 {
 	struct blob b = digest_of(data, len);
-	cleanup_free char *path = fmt("%s/blobs/sha256/%s", dir, b.digest + 7);
+	cleanup_free char *path = unit_fmt("%s/blobs/sha256/%s", dir, b.digest + 7);
 
 	write_file(path, data, len);
 	return b;
@@ -269,26 +256,27 @@ static void put_oci(const char *dir, const struct blob *layers, size_t n)
 	cleanup_free char *list = strdup(""), *manifest = NULL, *index = NULL, *layout = NULL;
 
 	for (size_t i = 0; i < n; i++) {
-		char *longer = fmt("%s%s{'mediaType':'" OCI_LAYER_GZ "','digest':'%s','size':%zu}",
-				   list, i ? "," : "", layers[i].digest, layers[i].size);
+		char *longer =
+		    unit_fmt("%s%s{'mediaType':'" OCI_LAYER_GZ "','digest':'%s','size':%zu}", list,
+			     i ? "," : "", layers[i].digest, layers[i].size);
 		free(list);
 		list = longer;
 	}
-	manifest =
-	    fmt("{'schemaVersion':2,'mediaType':'" OCI_MANIFEST
-		"','config':{'mediaType':'" OCI_CONFIG "','digest':'%s','size':%zu},'layers':[%s]}",
-		c.digest, c.size, list);
+	manifest = unit_fmt("{'schemaVersion':2,'mediaType':'" OCI_MANIFEST
+			    "','config':{'mediaType':'" OCI_CONFIG
+			    "','digest':'%s','size':%zu},'layers':[%s]}",
+			    c.digest, c.size, list);
 	m = put_json_blob(dir, manifest);
-	index = fmt("{'schemaVersion':2,'manifests':[{'mediaType':'" OCI_MANIFEST
-		    "','digest':'%s','size':%zu,'annotations':"
-		    "{'org.opencontainers.image.ref.name':'latest'}}]}",
-		    m.digest, m.size);
+	index = unit_fmt("{'schemaVersion':2,'manifests':[{'mediaType':'" OCI_MANIFEST
+			 "','digest':'%s','size':%zu,'annotations':"
+			 "{'org.opencontainers.image.ref.name':'latest'}}]}",
+			 m.digest, m.size);
 	free(manifest);
 	manifest = json(index);
-	layout = fmt("%s/index.json", dir);
+	layout = unit_fmt("%s/index.json", dir);
 	write_file(layout, manifest, strlen(manifest));
 	free(layout);
-	layout = fmt("%s/oci-layout", dir);
+	layout = unit_fmt("%s/oci-layout", dir);
 	write_file(layout, "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
 }
 
@@ -379,7 +367,7 @@ static void unpack_fails(const struct fx *f, const char *archive, int errnum, co
 {
 	struct unpack_opts o = {.archive = archive, .bundle = f->bundle};
 	mv_error_t err = {0};
-	cleanup_free char *prefix = fmt("unpack `%s`: ", archive);
+	cleanup_free char *prefix = unit_fmt("unpack `%s`: ", archive);
 
 	CHECK_INT(unpack_image(&o, &err), ==, -1);
 	CHECK_INT(err.err, ==, errnum);
@@ -495,7 +483,7 @@ TEST(unpack_bundle_with_trailing_slash)
 
 	fx_init(&f);
 	put_base_image(&f);
-	slashed = fmt("%s//", f.bundle);
+	slashed = unit_fmt("%s//", f.bundle);
 	o = (struct unpack_opts){.archive = f.image, .bundle = slashed};
 	CHECK_INT(unpack_image(&o, &err), ==, 0);
 	check_base_bundle(&f);
@@ -521,31 +509,32 @@ TEST(unpack_docker_archive_tar)
 	struct oci_config *c;
 
 	fx_init(&f);
-	path = fmt("%s/aaa/layer.tar", f.image);
+	path = unit_fmt("%s/aaa/layer.tar", f.image);
 	write_file(path, t1, len1);
 	free(path);
-	path = fmt("%s/bbb/layer.tar", f.image);
+	path = unit_fmt("%s/bbb/layer.tar", f.image);
 	write_file(path, t2, len2);
 	free(path);
-	path = fmt("%s/ccc/layer.tar", f.image);
+	path = unit_fmt("%s/ccc/layer.tar", f.image);
 	mkdirs(path);
 	CHECK_INT(symlink("../aaa/layer.tar", path), ==, 0);
-	config = fmt("{'architecture':'amd64','os':'linux','config':{'Cmd':['sh'],'User':'app'},"
+	config =
+	    unit_fmt("{'architecture':'amd64','os':'linux','config':{'Cmd':['sh'],'User':'app'},"
 		     "'rootfs':{'type':'layers','diff_ids':['%s','%s','%s']}}",
 		     d1.digest, d2.digest, d1.digest);
 	free(path);
 	path = json(config);
 	cd = digest_of(path, strlen(path));
 	free(config);
-	config = fmt("%s/%s.json", f.image, cd.digest + 7);
+	config = unit_fmt("%s/%s.json", f.image, cd.digest + 7);
 	write_file(config, path, strlen(path));
-	manifest = fmt("[{'Config':'%s.json','RepoTags':['x:1'],"
-		       "'Layers':['aaa/layer.tar','bbb/layer.tar','ccc/layer.tar']}]",
-		       cd.digest + 7);
+	manifest = unit_fmt("[{'Config':'%s.json','RepoTags':['x:1'],"
+			    "'Layers':['aaa/layer.tar','bbb/layer.tar','ccc/layer.tar']}]",
+			    cd.digest + 7);
 	free(path);
 	path = json(manifest);
 	free(manifest);
-	manifest = fmt("%s/manifest.json", f.image);
+	manifest = unit_fmt("%s/manifest.json", f.image);
 	write_file(manifest, path, strlen(path));
 	tar_dir(f.image, f.tar, false);
 
@@ -617,7 +606,7 @@ TEST(unpack_digest_mismatch)
 	fx_init(&f);
 	l = put_layer(f.image, base_layer, N_ELEMENTS(base_layer));
 	put_oci(f.image, &l, 1);
-	path = fmt("%s/blobs/sha256/%s", f.image, l.digest + 7);
+	path = unit_fmt("%s/blobs/sha256/%s", f.image, l.digest + 7);
 	{
 		/* one bit flipped: the size is right, the content is not */
 		int fd = open(path, O_RDWR | O_CLOEXEC);
@@ -664,8 +653,8 @@ TEST(unpack_failure_never_follows_symlinks)
 	struct blob l[2];
 
 	fx_init(&f);
-	sentinel = fmt("%s/sentinel", f.base);
-	canary = fmt("%s/sentinel/canary", f.base);
+	sentinel = unit_fmt("%s/sentinel", f.base);
+	canary = unit_fmt("%s/sentinel/canary", f.base);
 	write_file(canary, "alive", 5);
 	ents[0].arg = sentinel; /* an absolute symlink to it, as images have */
 	l[0] = put_layer(f.image, ents, N_ELEMENTS(ents));
@@ -690,7 +679,7 @@ TEST(unpack_hostile_layer_entry)
 	l = put_layer(f.image, evil, N_ELEMENTS(evil));
 	put_oci(f.image, &l, 1);
 	unpack_fails(&f, f.image, EINVAL, "leaves the root");
-	escaped = fmt("%s/escaped", f.base);
+	escaped = unit_fmt("%s/escaped", f.base);
 	CHECK(!exists(escaped));
 	fx_release(&f);
 }
@@ -717,7 +706,7 @@ TEST(unpack_garbage_and_missing_archive)
 	fx_init(&f);
 	write_file(f.tar, "garbage garbage garbage", 23);
 	unpack_fails(&f, f.tar, EINVAL, "invalid archive");
-	missing = fmt("%s/missing.tar", f.base);
+	missing = unit_fmt("%s/missing.tar", f.base);
 	unpack_fails(&f, missing, ENOENT, "open");
 	/* a directory that is no image */
 	unpack_fails(&f, f.image, ENOENT, "index.json");
@@ -738,7 +727,7 @@ TEST(unpack_refuses_existing_bundle)
 	o = (struct unpack_opts){.archive = f.image, .bundle = f.bundle};
 	CHECK_INT(unpack_image(&o, &err), ==, -1);
 	CHECK_INT(err.err, ==, EEXIST);
-	want = fmt("unpack `%s`: bundle `%s` exists", f.image, f.bundle);
+	want = unit_fmt("unpack `%s`: bundle `%s` exists", f.image, f.bundle);
 	CHECK_STR(err.msg, want);
 	mv_error_release(&err);
 	CHECK(exists(marker));
@@ -803,9 +792,9 @@ TEST(unpack_remove_tree_deep_and_hostile)
 	int fd;
 
 	fx_init(&f);
-	top = fmt("%s/tree", f.base);
-	sentinel = fmt("%s/sentinel", f.base);
-	canary = fmt("%s/sentinel/canary", f.base);
+	top = unit_fmt("%s/tree", f.base);
+	sentinel = unit_fmt("%s/sentinel", f.base);
+	canary = unit_fmt("%s/sentinel/canary", f.base);
 	write_file(canary, "alive", 5);
 	CHECK_INT(mkdir(top, 0755), ==, 0);
 	fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -850,9 +839,9 @@ TEST(unpack_remove_tree_stops_at_mounts)
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return; /* not root: nothing to test */
 	fx_init(&f);
-	top = fmt("%s/tree", f.base);
-	mnt = fmt("%s/tree/a/mnt", f.base);
-	inside = fmt("%s/tree/a/mnt/file", f.base);
+	top = unit_fmt("%s/tree", f.base);
+	mnt = unit_fmt("%s/tree/a/mnt", f.base);
+	inside = unit_fmt("%s/tree/a/mnt/file", f.base);
 	mkdirs(inside);
 	CHECK_INT(mount("tmpfs", mnt, "tmpfs", 0, NULL), ==, 0);
 	write_file(inside, "x", 1);
@@ -905,7 +894,7 @@ static char *names_in(const char *dir)
 	CHECK(n >= 0 && all != NULL);
 	for (int i = 0; i < n; i++) {
 		if (strcmp(v[i]->d_name, ".") && strcmp(v[i]->d_name, "..")) {
-			char *longer = fmt("%s%s%s", all, *all ? " " : "", v[i]->d_name);
+			char *longer = unit_fmt("%s%s%s", all, *all ? " " : "", v[i]->d_name);
 			free(all);
 			all = longer;
 		}
@@ -961,9 +950,9 @@ TEST(image_cache_key_names_the_archive_and_the_choice)
 	fx_init(&f);
 	put_base_image(&f);
 	tar_dir(f.image, f.tar, false);
-	copy_path = fmt("%s/copy.tar", f.base);
+	copy_path = unit_fmt("%s/copy.tar", f.base);
 	copy_file(f.tar, copy_path);
-	gz_path = fmt("%s/image.tar.gz", f.base);
+	gz_path = unit_fmt("%s/image.tar.gz", f.base);
 	tar_dir(f.image, gz_path, true);
 
 	CHECK_INT(image_cache_key(f.tar, NULL, NULL, tar, &err), ==, 0);
@@ -975,7 +964,7 @@ TEST(image_cache_key_names_the_archive_and_the_choice)
 	CHECK(strcmp(gz, tar) != 0);
 	/* a directory: its index.json */
 	CHECK_INT(image_cache_key(f.image, NULL, NULL, dir, &err), ==, 0);
-	index = fmt("%s/index.json", f.image);
+	index = unit_fmt("%s/index.json", f.image);
 	file_hex(index, hex);
 	CHECK_STR(dir, hex);
 
@@ -995,7 +984,7 @@ TEST(image_cache_key_names_the_archive_and_the_choice)
 	CHECK_INT(image_cache_key("/nonexistent/image.tar", NULL, NULL, tar, &err), ==, -1);
 	CHECK_INT(err.err, ==, ENOENT);
 	mv_error_release(&err);
-	empty = fmt("%s/empty", f.base);
+	empty = unit_fmt("%s/empty", f.base);
 	CHECK_INT(mkdir(empty, 0755), ==, 0);
 	CHECK_INT(image_cache_key(empty, NULL, NULL, tar, &err), ==, -1);
 	CHECK_INT(err.err, ==, ENOENT);
@@ -1019,15 +1008,15 @@ TEST(image_cache_unpacks_an_image_once)
 	put_base_image(&f);
 	tar_dir(f.image, f.tar, false);
 	o.archive = f.tar;
-	cache = fmt("%s/a/cache", f.base); /* made with its parents */
+	cache = unit_fmt("%s/a/cache", f.base); /* made with its parents */
 	if (image_cache_get(cache, &o, &b1, &hit, &err) < 0)
 		unit_fail(__FILE__, __LINE__, "cache: %s", err.msg);
 	CHECK(!hit);
 	CHECK_INT(image_cache_key(f.tar, NULL, NULL, key, &err), ==, 0);
 	real = realpath(cache, NULL);
-	want = fmt("%s/%s", real, key);
+	want = unit_fmt("%s/%s", real, key);
 	CHECK_STR(b1, want);
-	sh = fmt("%s/rootfs/bin/sh", b1);
+	sh = unit_fmt("%s/rootfs/bin/sh", b1);
 	text = read_text(sh);
 	CHECK_STR(text, "#!shell");
 	CHECK_INT(stat(b1, &st1), ==, 0);
@@ -1039,18 +1028,18 @@ TEST(image_cache_unpacks_an_image_once)
 	CHECK_STR(b2, b1);
 	CHECK_INT(stat(b2, &st2), ==, 0);
 	CHECK_INT(st2.st_ino, ==, st1.st_ino);
-	lock = fmt("%s %s.lock", key, key);
+	lock = unit_fmt("%s %s.lock", key, key);
 	check_names(real, lock);
 
 	/* a failure leaves the cache as it was */
-	garbage = fmt("%s/garbage.tar", f.base);
+	garbage = unit_fmt("%s/garbage.tar", f.base);
 	write_file(garbage, "not a tar at all, not even close", 32);
 	o.archive = garbage;
 	CHECK_INT(image_cache_get(cache, &o, &b2, &hit, &err), ==, -1);
 	CHECK(strstr(err.msg, garbage) != NULL);
 	mv_error_release(&err);
 	check_names(real, lock);
-	cache2 = fmt("%s/cache2", f.base);
+	cache2 = unit_fmt("%s/cache2", f.base);
 	CHECK_INT(image_cache_get(cache2, &o, &b2, &hit, &err), ==, -1);
 	mv_error_release(&err);
 	CHECK(!exists(cache2));
@@ -1077,7 +1066,7 @@ TEST(image_cache_concurrent_runs)
 	put_base_image(&f);
 	tar_dir(f.image, f.tar, false);
 	o.archive = f.tar;
-	cache = fmt("%s/cache", f.base);
+	cache = unit_fmt("%s/cache", f.base);
 	for (size_t i = 0; i < N_ELEMENTS(pids); i++) {
 		pids[i] = fork();
 		CHECK(pids[i] >= 0);
@@ -1099,7 +1088,7 @@ TEST(image_cache_concurrent_runs)
 	}
 	CHECK_INT(made, ==, 1);
 	CHECK_INT(image_cache_key(f.tar, NULL, NULL, key, &err), ==, 0);
-	want = fmt("%s %s.lock", key, key);
+	want = unit_fmt("%s %s.lock", key, key);
 	check_names(cache, want);
 	fx_release(&f);
 }
@@ -1144,7 +1133,7 @@ static void release_ok(const char *root, const char *id, const char *bundle)
 /* in(dir, rel) */
 static char *in(const char *dir, const char *rel)
 {
-	return fmt("%s/%s", dir, rel);
+	return unit_fmt("%s/%s", dir, rel);
 }
 
 static void check_container_config(const char *bundle)
@@ -1178,12 +1167,12 @@ TEST(unpack_container_overlay_on_the_cache)
 	fx_init(&f);
 	put_base_image(&f);
 	tar_dir(f.image, f.tar, false);
-	root = fmt("%s/root", f.base);
+	root = unit_fmt("%s/root", f.base);
 	fds = unit_count_fds();
 	container_ok(root, "c1", f.tar, &c1);
 	CHECK_INT(unit_count_fds(), ==, fds);
 	real = realpath(root, NULL);
-	want = fmt("%s/c1.image", real);
+	want = unit_fmt("%s/c1.image", real);
 	CHECK_STR(c1.bundle, want);
 	CHECK(c1.overlay && !c1.cache_hit);
 	CHECK(strncmp(c1.image, real, strlen(real)) == 0);
@@ -1255,24 +1244,24 @@ TEST(unpack_container_refusals_leave_the_root_alone)
 	fx_init(&f);
 	put_base_image(&f);
 	tar_dir(f.image, f.tar, false);
-	root = fmt("%s/root", f.base);
+	root = unit_fmt("%s/root", f.base);
 	container_fails(root, "../x", f.tar, EINVAL, "invalid container id");
 	container_fails(root, "", f.tar, EINVAL, "invalid container id");
-	taken = fmt("%s/c1", root);
+	taken = unit_fmt("%s/c1", root);
 	mkdirs(taken);
 	CHECK_INT(mkdir(taken, 0700), ==, 0);
 	container_fails(root, "c1", f.tar, EEXIST, "already exists");
 	check_names(root, "c1"); /* nothing unpacked, not even into the cache */
 	/* a bundle left by a run that was killed: not taken over */
-	leftover = fmt("%s/c2.image", root);
-	mine = fmt("%s/c2.image/mine", root);
+	leftover = unit_fmt("%s/c2.image", root);
+	mine = unit_fmt("%s/c2.image/mine", root);
 	write_file(mine, "mine", 4);
 	container_fails(root, "c2", f.tar, EEXIST, "c2.image` exists");
 	text = read_text(mine);
 	CHECK_STR(text, "mine");
 	check_names(root, "c1 c2.image");
 	/* a bad archive: nothing in the root, no cache either */
-	garbage = fmt("%s/garbage.tar", f.base);
+	garbage = unit_fmt("%s/garbage.tar", f.base);
 	write_file(garbage, "garbage garbage garbage garbage", 31);
 	container_fails(root, "c3", garbage, EINVAL, "invalid archive");
 	check_names(root, "c1 c2.image");
@@ -1311,8 +1300,8 @@ TEST(unpack_container_copy_when_asked)
 	fx_init(&f);
 	put_base_image(&f);
 	tar_dir(f.image, f.tar, false);
-	root = fmt("%s/root", f.base);
-	cache = fmt("%s/elsewhere", f.base);
+	root = unit_fmt("%s/root", f.base);
+	cache = unit_fmt("%s/elsewhere", f.base);
 	setenv(UNPACK_NO_OVERLAY_ENV, "1", 1);
 	setenv(IMAGE_CACHE_ENV, cache, 1);
 	container_ok(root, "c1", f.tar, &c);
@@ -1348,15 +1337,15 @@ TEST(unpack_container_copy_when_the_overlay_fails)
 	fx_init(&f);
 	put_base_image(&f);
 	tar_dir(f.image, f.tar, false);
-	lower = fmt("%s/lower", f.base);
-	upper = fmt("%s/upper", f.base);
-	work = fmt("%s/work", f.base);
-	over = fmt("%s/over", f.base);
+	lower = unit_fmt("%s/lower", f.base);
+	upper = unit_fmt("%s/upper", f.base);
+	work = unit_fmt("%s/work", f.base);
+	over = unit_fmt("%s/over", f.base);
 	CHECK(mkdir(lower, 0755) == 0 && mkdir(upper, 0755) == 0 && mkdir(work, 0755) == 0 &&
 	      mkdir(over, 0755) == 0);
-	opts = fmt("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+	opts = unit_fmt("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
 	CHECK_INT(mount("overlay", over, "overlay", 0, opts), ==, 0);
-	root = fmt("%s/root", over);
+	root = unit_fmt("%s/root", over);
 	container_ok(root, "c1", f.tar, &c);
 	check_copy(&c);
 	CHECK(c.overlay_errno != 0);
@@ -1405,7 +1394,7 @@ TEST(unpack_container_delete_releases_its_bundle)
 	fx_init(&f);
 	put_base_image(&f);
 	tar_dir(f.image, f.tar, false);
-	root = fmt("%s/root", f.base);
+	root = unit_fmt("%s/root", f.base);
 	container_ok(root, "c1", f.tar, &c);
 	fake_container(root, "c1", c.bundle);
 	rootfs = in(c.bundle, "rootfs");
@@ -1416,7 +1405,7 @@ TEST(unpack_container_delete_releases_its_bundle)
 	real = realpath(root, NULL);
 	check_names(real, "images");
 	/* c2 has a bundle of its own: c2.image is someone else's */
-	mine = fmt("%s/c2.image/mine", root);
+	mine = unit_fmt("%s/c2.image/mine", root);
 	write_file(mine, "mine", 4);
 	fake_container(root, "c2", f.image);
 	CHECK_INT(runtime_delete(root, "c2", false, &err), ==, 0);

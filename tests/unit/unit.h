@@ -18,6 +18,8 @@ struct unit_test {
 void unit_register(struct unit_test *t);
 void unit_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 3, 4)));
+/* printf into a new string (the test fails when out of memory); caller frees. */
+char *unit_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The process's open fds, for leak checks. */
 int unit_count_fds(void);
 /* Fork; the child _exits with fn(arg) (_exit: LeakSanitizer must not run
