@@ -322,7 +322,6 @@ int image_load_blob_doc(int dirfd, const struct descriptor *d, char **buf, size_
 	uint8_t digest[SHA256_DIGEST_SIZE];
 	cleanup_free char *path = image_blob_path(d->digest);
 	cleanup_free char *data = NULL;
-	struct sha256 s;
 
 	if (path == NULL)
 		return mv_error(err, ENOMEM, "read `%s`", d->digest);
@@ -333,9 +332,7 @@ int image_load_blob_doc(int dirfd, const struct descriptor *d, char **buf, size_
 		return -1;
 	if (check_size(path, *len, d, err) < 0)
 		return -1;
-	sha256_init(&s);
-	sha256_update(&s, data, *len);
-	sha256_final(&s, digest);
+	sha256_buf(data, *len, digest);
 	if (image_check_digest(path, digest, d->digest, err) < 0)
 		return -1;
 	*buf = steal_ptr(&data);

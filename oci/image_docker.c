@@ -217,15 +217,12 @@ static int load_docker_config(int dirfd, const struct docker_entry *e, const str
 	char digest[DIGEST_PREFIX_LEN + 65];
 	uint8_t got[SHA256_DIGEST_SIZE];
 	cleanup_free char *buf = NULL;
-	struct sha256 s;
 	size_t len = 0;
 
 	if (image_read_doc(dirfd, e->config, &buf, &len, err) < 0)
 		return -1;
 	if (digest_from_name(e->config, digest)) {
-		sha256_init(&s);
-		sha256_update(&s, buf, len);
-		sha256_final(&s, got);
+		sha256_buf(buf, len, got);
 		if (image_check_digest(e->config, got, digest, err) < 0)
 			return -1;
 	}

@@ -168,6 +168,15 @@ void sha256_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char hex[SHA256_HEX_SI
 	hex[64] = '\0';
 }
 
+void sha256_buf(const void *data, size_t len, uint8_t digest[SHA256_DIGEST_SIZE])
+{
+	struct sha256 s;
+
+	sha256_init(&s);
+	sha256_update(&s, data, len);
+	sha256_final(&s, digest);
+}
+
 int sha256_fd(int fd, const char *name, uint8_t digest[SHA256_DIGEST_SIZE], uint64_t *size,
 	      mv_error_t *err)
 {

@@ -24,6 +24,9 @@ void sha256_update(struct sha256 *s, const void *data, size_t len);
 /* The digest of everything given; s must be initialised again to reuse it. */
 void sha256_final(struct sha256 *s, uint8_t digest[SHA256_DIGEST_SIZE]);
 
+/* The digest of len bytes at data, in one call. */
+void sha256_buf(const void *data, size_t len, uint8_t digest[SHA256_DIGEST_SIZE]);
+
 /* The digest as lowercase hex, as OCI digests write it. */
 void sha256_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char hex[SHA256_HEX_SIZE]);
 

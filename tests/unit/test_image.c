@@ -85,11 +85,8 @@ static void digest_of(const char *data, size_t len, char out[72])
 {
 	uint8_t d[SHA256_DIGEST_SIZE];
 	char hex[SHA256_HEX_SIZE];
-	struct sha256 s;
 
-	sha256_init(&s);
-	sha256_update(&s, data, len);
-	sha256_final(&s, d);
+	sha256_buf(data, len, d);
 	sha256_hex(d, hex);
 	snprintf(out, 72, "sha256:%s", hex);
 }

@@ -21,11 +21,8 @@ static const char million_a_hex[] =
 static void hex_of(const void *data, size_t len, char hex[SHA256_HEX_SIZE])
 {
 	uint8_t digest[SHA256_DIGEST_SIZE];
-	struct sha256 s;
 
-	sha256_init(&s);
-	sha256_update(&s, data, len);
-	sha256_final(&s, digest);
+	sha256_buf(data, len, digest);
 	sha256_hex(digest, hex);
 }
 
