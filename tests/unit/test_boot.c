@@ -273,3 +273,39 @@ TEST(cpuid_tells_topology_apic_id_and_hypervisor)
 	CHECK_INT(leaf(c, 0x80000008, 0)->ecx & 0xff, ==, 2);
 	free(c);
 }
+
+/* From a file, segments are read straight into guest memory: the bytes, the
+ * cleared bss, and a file whose segment runs past its end refused. */
+TEST(elf_vmlinux_file_is_read_into_guest_memory)
+{
+	struct guest_mem mem;
+	struct boot_info info;
+	mv_error_t err = {0};
+	size_t size;
+	uint8_t *img = make_elf(&size, MV_KERNEL_ADDR);
+	char *kernel = write_temp(img, size), *cut = write_temp(img, size - 100);
+	struct boot_spec spec = {.kernel = kernel, .cmdline = "quiet"};
+	uint8_t *seg;
+
+	CHECK_INT(guest_mem_init(&mem, 64 << 20, NULL), ==, 0);
+	memset(guest_mem_ptr(&mem, MV_KERNEL_ADDR, 8192), 0x55, 8192);
+	CHECK_INT(x86_boot_load(&mem, &spec, &info, NULL), ==, 0);
+	CHECK_INT(info.entry, ==, MV_KERNEL_ADDR);
+	seg = guest_mem_ptr(&mem, MV_KERNEL_ADDR, 8192);
+	CHECK(seg[0] == 0xcc && seg[4095] == 0xcc);
+	CHECK(seg[4096] == 0 && seg[8191] == 0);
+	spec.kernel = cut;
+	CHECK_INT(x86_boot_load(&mem, &spec, &info, &err), <, 0);
+	CHECK(strstr(err.msg, "corrupt ELF program header") != NULL);
+	mv_error_release(&err);
+	spec.kernel = "/nonexistent/vmlinux";
+	CHECK_INT(x86_boot_load(&mem, &spec, &info, &err), <, 0);
+	CHECK(strstr(err.msg, "open kernel `/nonexistent/vmlinux`") != NULL);
+	mv_error_release(&err);
+	unlink(kernel);
+	unlink(cut);
+	free(kernel);
+	free(cut);
+	free(img);
+	guest_mem_release(&mem);
+}

@@ -32,13 +32,67 @@ static const uint64_t boot_gdt[] = {
     0x00808b0000000000ULL, /* 0x20: TSS (busy), what KVM wants in TR */
 };
 
-static int read_file(const char *path, const char *what, uint8_t **out, size_t *size,
-		     mv_error_t *err)
+/* A kernel image: in memory (unit tests) or an open file.  Files are read
+ * straight into guest memory with pread(), segment by segment: no copy of
+ * the whole file in the VMM (an ELF vmlinux is mostly alignment padding),
+ * and no mapping of it that a truncation could turn into SIGBUS. */
+struct boot_image {
+	const uint8_t *buf; /* the whole image, or NULL: read from fd */
+	int fd;
+	uint64_t size;
+	const char *name;
+	uint8_t head[4096]; /* the first bytes: the headers */
+	size_t head_len;
+};
+
+static int pread_full(int fd, void *dst, size_t len, off_t off)
+{
+	uint8_t *p = dst;
+
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO; /* the file shrank under us */
+			return -1;
+		}
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Bytes [off, off+len) of the image, which the caller has bounds-checked. */
+static int image_read(const struct boot_image *im, uint64_t off, void *dst, uint64_t len,
+		      mv_error_t *err)
+{
+	if (im->buf) {
+		memcpy(dst, im->buf + off, len);
+		return 0;
+	}
+	if (pread_full(im->fd, dst, len, off) < 0)
+		return mv_error(err, errno, "read kernel `%s`", im->name);
+	return 0;
+}
+
+static void image_from_buffer(struct boot_image *im, const uint8_t *img, size_t size,
+			      const char *name)
+{
+	im->buf = img;
+	im->fd = -1;
+	im->size = size;
+	im->name = name;
+	im->head_len = size < sizeof(im->head) ? size : sizeof(im->head);
+	memcpy(im->head, img, im->head_len);
+}
+
+static int open_regular(const char *path, const char *what, uint64_t *size, mv_error_t *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	cleanup_free uint8_t *buf = NULL;
 	struct stat st;
-	size_t done = 0;
 
 	if (fd < 0)
 		return mv_error(err, errno, "open %s `%s`", what, path);
@@ -48,33 +102,41 @@ static int read_file(const char *path, const char *what, uint8_t **out, size_t *
 		return mv_error(err, 0, "%s `%s` is not a regular file", what, path);
 	if ((uint64_t)st.st_size > BOOT_MAX_FILE)
 		return mv_error(err, EFBIG, "%s `%s`", what, path);
-	buf = malloc(st.st_size ? st.st_size : 1);
-	if (buf == NULL)
-		return mv_error(err, ENOMEM, "read %s `%s`", what, path);
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, st.st_size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return mv_error(err, n < 0 ? errno : EIO, "read %s `%s`", what, path);
-		done += n;
-	}
-	*size = done;
-	*out = steal_ptr(&buf);
-	return 0;
+	*size = st.st_size;
+	return steal_fd(&fd);
+}
+
+static int image_open(struct boot_image *im, const char *path, mv_error_t *err)
+{
+	memset(im, 0, sizeof(*im));
+	im->name = path;
+	im->fd = open_regular(path, "kernel", &im->size, err);
+	if (im->fd < 0)
+		return -1;
+	im->head_len = im->size < sizeof(im->head) ? im->size : sizeof(im->head);
+	return image_read(im, 0, im->head, im->head_len, err);
+}
+
+static void *guest_range(const struct guest_mem *mem, uint64_t gpa, uint64_t len, const char *what,
+			 mv_error_t *err)
+{
+	void *dst = guest_mem_ptr(mem, gpa, len);
+
+	if (dst == NULL)
+		mv_error(err, 0,
+			 "%s (%llu bytes at %#llx) does not fit in guest memory: give the VM "
+			 "more memory",
+			 what, (unsigned long long)len, (unsigned long long)gpa);
+	return dst;
 }
 
 static int copy_to_guest(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len,
 			 const char *what, mv_error_t *err)
 {
-	void *dst = guest_mem_ptr(mem, gpa, len);
+	void *dst = guest_range(mem, gpa, len, what, err);
 
 	if (dst == NULL)
-		return mv_error(
-		    err, 0,
-		    "%s (%llu bytes at %#llx) does not fit in guest memory: give the VM "
-		    "more memory",
-		    what, (unsigned long long)len, (unsigned long long)gpa);
+		return -1;
 	memcpy(dst, src, len);
 	return 0;
 }
@@ -91,13 +153,15 @@ static bool is_bzimage(const uint8_t *img, size_t size)
 	return boot_flag == 0xaa55 && magic == HDRS_MAGIC;
 }
 
-static int load_bzimage(const struct guest_mem *mem, const uint8_t *img, size_t size,
-			const char *name, uint64_t *entry, uint64_t *kernel_end, mv_error_t *err)
+static int load_bzimage(const struct guest_mem *mem, const struct boot_image *im, uint64_t *entry,
+			uint64_t *kernel_end, mv_error_t *err)
 {
 	struct setup_header hdr;
-	uint64_t setup_sects, pm_off, load, need;
+	uint64_t setup_sects, pm_off, load, need, size = im->size;
+	const char *name = im->name;
+	void *dst;
 
-	memcpy(&hdr, img + SETUP_HDR_OFFSET, sizeof(hdr));
+	memcpy(&hdr, im->head + SETUP_HDR_OFFSET, sizeof(hdr));
 	if (hdr.version < BZIMAGE_MIN_VERSION || !(hdr.xloadflags & XLF_KERNEL_64))
 		return mv_error(err, 0,
 				"kernel `%s`: boot protocol %u.%02u without a 64-bit entry point "
@@ -108,14 +172,15 @@ static int load_bzimage(const struct guest_mem *mem, const uint8_t *img, size_t 
 	setup_sects = hdr.setup_sects ? hdr.setup_sects : 4;
 	pm_off = (setup_sects + 1) * 512;
 	if (pm_off >= size)
-		return mv_error(err, 0, "kernel `%s`: truncated (setup of %llu bytes, file of %zu)",
-				name, (unsigned long long)pm_off, size);
+		return mv_error(err, 0,
+				"kernel `%s`: truncated (setup of %llu bytes, file of %llu)", name,
+				(unsigned long long)pm_off, (unsigned long long)size);
 	/* A truncated image would only hang in the decompressor: refuse it here. */
 	if ((uint64_t)hdr.syssize * 16 > size - pm_off ||
 	    (uint64_t)hdr.payload_offset + hdr.payload_length > size - pm_off)
-		return mv_error(err, 0,
-				"kernel `%s`: truncated (%llu bytes of kernel, file of %zu)", name,
-				(unsigned long long)hdr.syssize * 16 + pm_off, size);
+		return mv_error(
+		    err, 0, "kernel `%s`: truncated (%llu bytes of kernel, file of %llu)", name,
+		    (unsigned long long)hdr.syssize * 16 + pm_off, (unsigned long long)size);
 	load = hdr.relocatable_kernel ? MV_KERNEL_ADDR : hdr.pref_address;
 	if (load < MV_HIMEM_START)
 		return mv_error(err, 0, "kernel `%s`: load address %#llx below 1 MiB", name,
@@ -125,52 +190,57 @@ static int load_bzimage(const struct guest_mem *mem, const uint8_t *img, size_t 
 		return mv_error(err, 0,
 				"kernel `%s` needs %llu MiB from %#llx: give the VM more memory",
 				name, (unsigned long long)(need >> 20), (unsigned long long)load);
-	if (copy_to_guest(mem, load, img + pm_off, size - pm_off, "kernel", err) < 0)
+	dst = guest_range(mem, load, size - pm_off, "kernel", err);
+	if (dst == NULL || image_read(im, pm_off, dst, size - pm_off, err) < 0)
 		return -1;
 	*entry = load + ENTRY_64_OFFSET;
 	*kernel_end = load + need;
 	return 0;
 }
 
-static int load_elf_segment(const struct guest_mem *mem, const uint8_t *img, size_t size,
-			    const Elf64_Phdr *ph, const char *name, mv_error_t *err)
+static int load_elf_segment(const struct guest_mem *mem, const struct boot_image *im,
+			    const Elf64_Phdr *ph, mv_error_t *err)
 {
 	uint8_t *dst;
 
-	if (ph->p_filesz > ph->p_memsz || ph->p_offset > size || ph->p_filesz > size - ph->p_offset)
-		return mv_error(err, 0, "kernel `%s`: corrupt ELF program header", name);
+	if (ph->p_filesz > ph->p_memsz || ph->p_offset > im->size ||
+	    ph->p_filesz > im->size - ph->p_offset)
+		return mv_error(err, 0, "kernel `%s`: corrupt ELF program header", im->name);
 	dst = guest_mem_ptr(mem, ph->p_paddr, ph->p_memsz);
 	if (dst == NULL)
 		return mv_error(err, 0,
-				"kernel `%s`: segment at %#llx does not fit in guest memory", name,
-				(unsigned long long)ph->p_paddr);
-	memcpy(dst, img + ph->p_offset, ph->p_filesz);
+				"kernel `%s`: segment at %#llx does not fit in guest memory",
+				im->name, (unsigned long long)ph->p_paddr);
+	if (image_read(im, ph->p_offset, dst, ph->p_filesz, err) < 0)
+		return -1;
 	memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
 	return 0;
 }
 
-static int load_elf(const struct guest_mem *mem, const uint8_t *img, size_t size, const char *name,
-		    uint64_t *entry, uint64_t *kernel_end, mv_error_t *err)
+static int load_elf(const struct guest_mem *mem, const struct boot_image *im, uint64_t *entry,
+		    uint64_t *kernel_end, mv_error_t *err)
 {
 	Elf64_Ehdr eh;
 	uint64_t end = 0;
 	int loaded = 0;
 
-	if (size < sizeof(eh))
-		return mv_error(err, 0, "kernel `%s`: truncated ELF header", name);
-	memcpy(&eh, img, sizeof(eh));
+	if (im->size < sizeof(eh))
+		return mv_error(err, 0, "kernel `%s`: truncated ELF header", im->name);
+	memcpy(&eh, im->head, sizeof(eh));
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
 	    eh.e_type != ET_EXEC || eh.e_phentsize != sizeof(Elf64_Phdr))
-		return mv_error(err, 0, "kernel `%s`: not an x86-64 executable ELF", name);
-	if (eh.e_phoff > size || (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > size - eh.e_phoff)
-		return mv_error(err, 0, "kernel `%s`: corrupt ELF program headers", name);
+		return mv_error(err, 0, "kernel `%s`: not an x86-64 executable ELF", im->name);
+	if (eh.e_phoff > im->size ||
+	    (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > im->size - eh.e_phoff)
+		return mv_error(err, 0, "kernel `%s`: corrupt ELF program headers", im->name);
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
 
-		memcpy(&ph, img + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (image_read(im, eh.e_phoff + i * sizeof(ph), &ph, sizeof(ph), err) < 0)
+			return -1;
 		if (ph.p_type != PT_LOAD)
 			continue;
-		if (load_elf_segment(mem, img, size, &ph, name, err) < 0)
+		if (load_elf_segment(mem, im, &ph, err) < 0)
 			return -1;
 		if (ph.p_paddr + ph.p_memsz > end)
 			end = ph.p_paddr + ph.p_memsz;
@@ -178,20 +248,29 @@ static int load_elf(const struct guest_mem *mem, const uint8_t *img, size_t size
 	}
 	if (loaded == 0 || guest_mem_ptr(mem, eh.e_entry, 1) == NULL)
 		return mv_error(err, 0, "kernel `%s`: no loadable segment or entry outside memory",
-				name);
+				im->name);
 	*entry = eh.e_entry;
 	*kernel_end = end;
 	return 0;
 }
 
+static int load_image(const struct guest_mem *mem, const struct boot_image *im, uint64_t *entry,
+		      uint64_t *kernel_end, mv_error_t *err)
+{
+	if (is_bzimage(im->head, im->head_len))
+		return load_bzimage(mem, im, entry, kernel_end, err);
+	if (im->head_len >= SELFMAG && memcmp(im->head, ELFMAG, SELFMAG) == 0)
+		return load_elf(mem, im, entry, kernel_end, err);
+	return mv_error(err, 0, "kernel `%s` is neither a bzImage nor an ELF vmlinux", im->name);
+}
+
 int x86_boot_load_image(const struct guest_mem *mem, const uint8_t *img, size_t size,
 			const char *name, uint64_t *entry, uint64_t *kernel_end, mv_error_t *err)
 {
-	if (is_bzimage(img, size))
-		return load_bzimage(mem, img, size, name, entry, kernel_end, err);
-	if (size >= SELFMAG && memcmp(img, ELFMAG, SELFMAG) == 0)
-		return load_elf(mem, img, size, name, entry, kernel_end, err);
-	return mv_error(err, 0, "kernel `%s` is neither a bzImage nor an ELF vmlinux", name);
+	struct boot_image im;
+
+	image_from_buffer(&im, img, size, name);
+	return load_image(mem, &im, entry, kernel_end, err);
 }
 
 /* The zero page starts from the image's own setup header (bzImage) or a
@@ -252,15 +331,17 @@ static int set_cmdline(const struct guest_mem *mem, struct boot_params *bp, cons
 	return 0;
 }
 
-/* The initrd goes as high as the kernel allows, above the kernel. */
+/* The initrd goes as high as the kernel allows, above the kernel: read
+ * straight into guest memory. */
 static int load_initrd(const struct guest_mem *mem, struct boot_params *bp, const char *path,
 		       uint64_t kernel_end, mv_error_t *err)
 {
-	cleanup_free uint8_t *buf = NULL;
-	uint64_t top, addr;
-	size_t size;
+	cleanup_close int fd = -1;
+	uint64_t top, addr, size;
+	void *dst;
 
-	if (read_file(path, "initrd", &buf, &size, err) < 0)
+	fd = open_regular(path, "initrd", &size, err);
+	if (fd < 0)
 		return -1;
 	top = bp->hdr.initrd_addr_max ? (uint64_t)bp->hdr.initrd_addr_max + 1
 				      : DEFAULT_INITRD_MAX + 1;
@@ -268,11 +349,14 @@ static int load_initrd(const struct guest_mem *mem, struct boot_params *bp, cons
 		top = mem->low_size;
 	if (size > top || ((top - size) & ~0xfffULL) < kernel_end)
 		return mv_error(err, 0,
-				"initrd `%s` (%zu MiB) does not fit: give the VM more memory", path,
-				size >> 20);
+				"initrd `%s` (%llu MiB) does not fit: give the VM more memory",
+				path, (unsigned long long)(size >> 20));
 	addr = (top - size) & ~0xfffULL;
-	if (copy_to_guest(mem, addr, buf, size, "initrd", err) < 0)
+	dst = guest_range(mem, addr, size, "initrd", err);
+	if (dst == NULL)
 		return -1;
+	if (pread_full(fd, dst, size, 0) < 0)
+		return mv_error(err, errno, "read initrd `%s`", path);
 	bp->hdr.ramdisk_image = (uint32_t)addr;
 	bp->hdr.ramdisk_size = (uint32_t)size;
 	return 0;
@@ -302,19 +386,19 @@ static int write_page_tables(const struct guest_mem *mem, mv_error_t *err)
 int x86_boot_load(const struct guest_mem *mem, const struct boot_spec *spec, struct boot_info *out,
 		  mv_error_t *err)
 {
-	cleanup_free uint8_t *img = NULL;
+	struct boot_image im;
+	cleanup_close int fd = -1;
 	struct boot_params *bp;
 	uint64_t kernel_end;
-	size_t size;
+	int ret = image_open(&im, spec->kernel, err);
 
-	if (read_file(spec->kernel, "kernel", &img, &size, err) < 0)
-		return -1;
-	if (x86_boot_load_image(mem, img, size, spec->kernel, &out->entry, &kernel_end, err) < 0)
+	fd = im.fd; /* closed on return, even when the headers could not be read */
+	if (ret < 0 || load_image(mem, &im, &out->entry, &kernel_end, err) < 0)
 		return -1;
 	bp = guest_mem_ptr(mem, MV_ZERO_PAGE_ADDR, sizeof(*bp));
 	if (bp == NULL)
 		return mv_error(err, 0, "guest memory too small for the zero page");
-	zero_page_header(bp, img, size);
+	zero_page_header(bp, im.head, im.head_len);
 	e820_fill(bp, mem);
 	bp->acpi_rsdp_addr = spec->rsdp;
 	if (set_cmdline(mem, bp, spec->cmdline, err) < 0)
