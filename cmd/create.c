@@ -56,7 +56,8 @@ int cmd_create_option(int c, struct container_opts *o, mv_error_t *err)
 
 static int create_run(struct mv_global *g, int argc, char **argv, mv_error_t *err)
 {
-	struct container_opts o = {.root = g->root, .verbose = g->log_level >= 3};
+	struct container_opts o = {
+	    .root = g->root, .verbose = g->log_level >= 3, .systemd_cgroup = g->systemd_cgroup};
 	pid_t pid;
 	int c;
 

@@ -92,7 +92,8 @@ static int run_image(struct mv_global *g, struct container_opts *o, const struct
 
 static int run_run(struct mv_global *g, int argc, char **argv, mv_error_t *err)
 {
-	struct container_opts o = {.root = g->root, .verbose = g->log_level >= 3};
+	struct container_opts o = {
+	    .root = g->root, .verbose = g->log_level >= 3, .systemd_cgroup = g->systemd_cgroup};
 	cleanup_free struct option *options = run_options();
 	struct unpack_opts image = {0};
 	bool detach = false, keep = false;

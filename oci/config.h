@@ -134,6 +134,7 @@ struct oci_resources {
 	int64_t pids_limit;
 	struct oci_device_cgroup *devices;
 	size_t n_devices;
+	struct oci_map unified; /* cgroup v2 file -> value: "memory.high": "1G" */
 };
 
 struct oci_seccomp_arg {

@@ -220,6 +220,7 @@ static int read_resources(struct json_walk *w, const struct json_node *v, void *
 	    JSON_WHOLE("memory", read_memory),
 	    JSON_WHOLE("cpu", read_cpu),
 	    JSON_WHOLE("pids", read_pids),
+	    JSON_FIELD("unified", oci_read_map, struct oci_resources, unified),
 	};
 
 	return json_read_fields(w, v, out, fields, JSON_ARRAY_SIZE(fields));
@@ -395,6 +396,7 @@ static void resources_free(struct oci_resources *r)
 		free(r->devices[i].access);
 	}
 	free(r->devices);
+	oci_map_free(&r->unified);
 }
 
 void oci_linux_free(struct oci_linux *l)

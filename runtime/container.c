@@ -18,6 +18,7 @@
 
 #include "oci/config.h"
 #include "oci/state.h"
+#include "runtime/cgroup.h"
 #include "runtime/cleanup.h"
 #include "runtime/hooks.h"
 #include "runtime/monitor.h"
@@ -174,10 +175,35 @@ static int wait_created(int sync_fd, pid_t pid, mv_error_t *err)
 	return 0;
 }
 
+/* The monitor's host cgroup, relative to /sys/fs/cgroup, in *rel: NULL
+ * where there is none to make: a cgroup v1 host, or a caller that is not
+ * root (runc without systemd does no better rootless). */
+static int container_cgroup(const struct container_opts *o, const struct oci_config *c, char **rel,
+			    mv_error_t *err)
+{
+	struct cgroup_root root = {.mount = CGROUP_DEFAULT_MOUNT};
+
+	*rel = NULL;
+	if (geteuid() != 0 || !cgroup_available(&root))
+		return 0;
+	return cgroup_path(c->linux_ ? c->linux_->cgroups_path : NULL, o->systemd_cgroup, o->id,
+			   rel, err);
+}
+
+static int remove_cgroup(const char *rel, mv_error_t *err)
+{
+	struct cgroup_root root = {.mount = CGROUP_DEFAULT_MOUNT};
+
+	if (rel == NULL)
+		return 0;
+	return cgroup_remove(&root, rel, err);
+}
+
 /* Fork the monitor; returns the read end of its sync pipe (for
  * wait_created), or -1. */
 static int fork_monitor(const struct container_opts *o, struct oci_config *c, const char *bundle,
-			const char *rootfs, const char *state_dir, pid_t *pid, mv_error_t *err)
+			const char *rootfs, const char *state_dir, const char *cgroup, pid_t *pid,
+			mv_error_t *err)
 {
 	int sync[2];
 
@@ -199,6 +225,7 @@ static int fork_monitor(const struct container_opts *o, struct oci_config *c, co
 		    .console_socket = o->console_socket,
 		    .own_terminal = o->own_terminal,
 		    .verbose = o->verbose,
+		    .cgroup = cgroup,
 		    .sync_fd = sync[1],
 		};
 		mo.state_fd = monitor_fds(state_dir, sync[1]);
@@ -272,9 +299,11 @@ static int create_locked(const struct container_opts *o, int rootfd, int dirfd,
 		mv_error(err, ENOMEM, "create");
 		goto out;
 	}
-	if (state_write(dirfd, s, err) < 0 || save_config(dirfd, c, err) < 0)
+	/* Recorded before the monitor makes it, so that delete finds it. */
+	if (container_cgroup(o, c, &s->cgroup, err) < 0 || state_write(dirfd, s, err) < 0 ||
+	    save_config(dirfd, c, err) < 0)
 		goto out;
-	sync_fd = fork_monitor(o, c, bundle, rootfs, state_dir, &s->pid, err);
+	sync_fd = fork_monitor(o, c, bundle, rootfs, state_dir, s->cgroup, &s->pid, err);
 	if (sync_fd < 0)
 		goto out;
 	/* The monitor's pid is known at once: should this process die while
@@ -292,6 +321,8 @@ static int create_locked(const struct container_opts *o, int rootfd, int dirfd,
 	else
 		*pid = s->pid;
 out:
+	if (ret < 0 && s)
+		remove_cgroup(s->cgroup, NULL);
 	if (s) {
 		s->annotations = (struct oci_map){0};
 		state_free(s);
@@ -442,7 +473,8 @@ int runtime_delete(const char *root, const char *id, bool force, mv_error_t *err
 	 * its container: before the state, whose ROOT/ID keeps a new `run
 	 * --image ID` from claiming the name meanwhile.  A failure keeps the
 	 * container for another delete. */
-	if (unpack_container_release(root, id, s->bundle, err) < 0)
+	if (unpack_container_release(root, id, s->bundle, err) < 0 ||
+	    remove_cgroup(s->cgroup, err) < 0)
 		return -1;
 	return state_remove(rootfd, id, dirfd, err);
 }
@@ -545,7 +577,9 @@ int runtime_update(const char *root, const char *id, const struct oci_resources 
 	cleanup_config struct oci_config *c = NULL;
 	cleanup_state struct container_state *s = NULL;
 	cleanup_close int dirfd = -1;
-	struct oci_resources none = {0};
+	struct oci_resources none = {0}, *old;
+	struct cgroup_root cg = {.mount = CGROUP_DEFAULT_MOUNT};
+	struct vm_size size;
 
 	dirfd = open_state(root, id, false, &s, err);
 	if (dirfd < 0)
@@ -554,13 +588,18 @@ int runtime_update(const char *root, const char *id, const struct oci_resources 
 		return mv_error(err, 0, "container not running");
 	if (load_saved_config(root, id, &c, err) < 0)
 		return -1;
-	if (resources_check_update(c->linux_ && c->linux_->has_resources ? &c->linux_->resources
-									 : &none,
-				   res, err) < 0)
+	old = c->linux_ && c->linux_->has_resources ? &c->linux_->resources : &none;
+	if (resources_check_update(old, res, err) < 0)
 		return -1;
 	if (res->has_pids_limit)
 		return mv_error(
 		    err, ENOTSUP,
 		    "cannot change linux.resources.pids.limit of a running microVM yet");
-	return 0;
+	/* What the VM's size allows (CPU time, weight, cpuset, the unified
+	 * files) goes to the monitor's cgroup, which holds the whole VM. */
+	if (s->cgroup == NULL)
+		return 0;
+	if (resources_vm_size(old, &size, err) < 0)
+		return -1;
+	return cgroup_apply(&cg, s->cgroup, res, size.memory_mib, err);
 }

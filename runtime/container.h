@@ -18,6 +18,7 @@ struct container_opts {
 	unsigned preserve_fds;	    /* accepted; fds cannot cross into a VM */
 	bool verbose;		    /* a kernel that talks on the console (--debug) */
 	bool own_terminal;	    /* attached run: a terminal without a console socket is ours */
+	bool systemd_cgroup;	    /* linux.cgroupsPath is systemd's slice:prefix:name */
 };
 
 /* Boot the container's VM and prepare its process, which waits for start.

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent/protocol.h"
+#include "runtime/cgroup.h"
 #include "runtime/cleanup.h"
 #include "runtime/console.h"
 #include "runtime/resources.h"
@@ -634,10 +635,27 @@ static void report(int *sync_fd, const mv_error_t *err)
 	close_fd(sync_fd);
 }
 
+/* Into the host cgroup before the VM exists, so that its guest RAM, vCPU
+ * and device threads are all charged there, with the limits written. */
+static int enter_cgroup(struct monitor *m, mv_error_t *err)
+{
+	struct cgroup_root root = {.mount = CGROUP_DEFAULT_MOUNT};
+	struct oci_config *c = m->o->config;
+
+	if (m->o->cgroup == NULL)
+		return 0;
+	if (cgroup_enter(&root, m->o->cgroup, getpid(), err) < 0)
+		return -1;
+	return cgroup_apply(&root, m->o->cgroup,
+			    c->linux_ && c->linux_->has_resources ? &c->linux_->resources : NULL,
+			    m->vo.memory_mib, err);
+}
+
 static int create(struct monitor *m, mv_error_t *err)
 {
-	if (block_signals(m, err) < 0 || vm_shape(m, err) < 0 || open_terminal(m, err) < 0 ||
-	    listen_control(m, err) < 0 || vm_session_dir(&m->vs, m->o->state_dir, err) < 0)
+	if (block_signals(m, err) < 0 || vm_shape(m, err) < 0 || enter_cgroup(m, err) < 0 ||
+	    open_terminal(m, err) < 0 || listen_control(m, err) < 0 ||
+	    vm_session_dir(&m->vs, m->o->state_dir, err) < 0)
 		return -1;
 	if (vm_session_boot(&m->vs, err) != 0) {
 		if (err->msg == NULL)

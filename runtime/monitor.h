@@ -28,6 +28,7 @@ struct monitor_opts {
 	const char *console_socket; /* process.terminal: where the pty master goes */
 	bool own_terminal;	    /* or, without one, the caller's terminal (attached run) */
 	bool verbose;		    /* a kernel that talks on the console */
+	const char *cgroup;	    /* the host cgroup to enter (runtime/cgroup.h), or NULL */
 	int sync_fd; /* the monitor writes "ok" or "error ERRNO MESSAGE" here once created */
 };
 

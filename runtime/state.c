@@ -252,6 +252,8 @@ static int gen_state(yajl_gen g, const struct container_state *s)
 	bad = bad || gen_kv(g, "created", s->created) || gen_kv(g, "owner", s->owner);
 	if (s->oci_version)
 		bad = bad || gen_kv(g, "oci_version", s->oci_version);
+	if (s->cgroup)
+		bad = bad || gen_kv(g, "cgroup", s->cgroup);
 	bad = bad || gen_str(g, "annotations") || gen_map(g, &s->annotations);
 	return bad || yajl_gen_map_close(g);
 }
@@ -422,6 +424,8 @@ static int state_from_json(yajl_val root, struct container_state *s, mv_error_t 
 	if (json_field(root, "oci_version") &&
 	    json_string(root, "oci_version", NULL, &s->oci_version, err) < 0)
 		return -1;
+	if (json_field(root, "cgroup") && json_string(root, "cgroup", NULL, &s->cgroup, err) < 0)
+		return -1;
 	s->pid = (pid_t)pid;
 	s->pid_start = (uint64_t)start;
 	return 0;
@@ -512,6 +516,7 @@ void state_free(struct container_state *s)
 	free(s->created);
 	free(s->owner);
 	free(s->oci_version);
+	free(s->cgroup);
 	map_free(&s->annotations);
 	free(s);
 }

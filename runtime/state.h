@@ -37,6 +37,7 @@ struct container_state {
 	char *owner;	    /* the creator's user name, "" when unknown */
 	struct oci_map annotations;
 	char *oci_version; /* the bundle's config.json ociVersion; NULL: unknown */
+	char *cgroup;	   /* the monitor's host cgroup below /sys/fs/cgroup; NULL: none */
 };
 
 /* ids: runc's rule: [A-Za-z0-9_+.-]+, not "." or "..", at most 1024 bytes;

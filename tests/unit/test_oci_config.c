@@ -822,6 +822,32 @@ TEST(oci_config_resources)
 	check_linux_refused("'resources':[]", "`config.json`: linux.resources: expected an object");
 }
 
+/* cgroup v2 files by name, in document order; the values are the
+ * kernel's to judge, the names runtime/cgroup.c's. */
+TEST(oci_config_resources_unified)
+{
+	struct oci_config *c =
+	    parse_ok("{'ociVersion':'1.1.0','linux':{'resources':{'unified':{'memory.high':'1G',"
+		     "'io.max':'8:0 rbps=1\\n8:16 wbps=2','../x':''}}}}");
+	const struct oci_map *u = &c->linux_->resources.unified;
+
+	CHECK_INT(u->n, ==, 3);
+	CHECK_STR(u->keys[0], "memory.high");
+	CHECK_STR(u->values[0], "1G");
+	CHECK_STR(u->keys[1], "io.max");
+	CHECK_STR(u->values[1], "8:0 rbps=1\n8:16 wbps=2");
+	CHECK_STR(u->keys[2], "../x");
+	CHECK_STR(u->values[2], "");
+	oci_config_free(c);
+	c = parse_ok("{'ociVersion':'1.1.0','linux':{'resources':{'unified':{}}}}");
+	CHECK_INT(c->linux_->resources.unified.n, ==, 0);
+	oci_config_free(c);
+	check_linux_refused("'resources':{'unified':{'memory.max':1}}",
+			    "`config.json`: linux.resources.unified.memory.max: expected a string");
+	check_linux_refused("'resources':{'unified':['memory.max']}",
+			    "`config.json`: linux.resources.unified: expected an object");
+}
+
 TEST(oci_config_seccomp)
 {
 	check_linux_refused("'seccomp':{'syscalls':[]}",
