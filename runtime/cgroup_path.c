@@ -14,23 +14,11 @@
 /* How much of a bad value an error quotes. */
 #define QUOTE_MAX 64
 
-/* s for an error: printable, cut. */
-static void quote(const char *s, char *out, size_t size)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i + 4 < size; i++)
-		out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-	out[i] = '\0';
-	if (s[i])
-		strcat(out, "...");
-}
-
 static int bad_path(const char *value, const char *why, mv_error_t *err)
 {
 	char q[QUOTE_MAX];
 
-	quote(value, q, sizeof(q));
+	mv_error_quote(value, q, sizeof(q));
 	return mv_error(err, EINVAL, "linux.cgroupsPath: `%s` %s", q, why);
 }
 

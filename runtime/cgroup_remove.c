@@ -103,20 +103,32 @@ static int empty_cgroup(const struct cgroup_root *root, int dirfd, const char *r
 	}
 }
 
-/* A fake cgroup's files are plain files, which rmdir would not remove. */
-static void unlink_fake_files(int dirfd)
+/* A listing of dirfd from its start, leaving dirfd open; NULL with errno. */
+static DIR *list_dir(int dirfd)
 {
-	cleanup_dir DIR *d = NULL;
-	struct dirent *e;
 	int fd = dup(dirfd);
+	DIR *d;
 
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return;
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return NULL;
 	}
 	/* the dup shares dirfd's offset, which another listing moved */
 	rewinddir(d);
+	return d;
+}
+
+/* A fake cgroup's files are plain files, which rmdir would not remove. */
+static void unlink_fake_files(int dirfd)
+{
+	cleanup_dir DIR *d = list_dir(dirfd);
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
 	while ((e = readdir(d)))
 		if (e->d_type == DT_REG)
 			unlinkat(dirfd, e->d_name, 0);
@@ -128,16 +140,11 @@ static int remove_tree(const struct cgroup_root *root, int parent, const char *n
 static int remove_children(const struct cgroup_root *root, int dirfd, const char *rel, int depth,
 			   mv_error_t *err)
 {
-	cleanup_dir DIR *d = NULL;
+	cleanup_dir DIR *d = list_dir(dirfd);
 	struct dirent *e;
-	int fd = dup(dirfd);
 
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (d == NULL)
 		return mv_error(err, errno, "list cgroup `%s`", rel);
-	}
-	rewinddir(d);
 	while ((e = readdir(d)))
 		if (e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 &&
 		    strcmp(e->d_name, "..") != 0 &&

@@ -80,3 +80,14 @@ void mv_error_release(mv_error_t *err)
 	err->msg = NULL;
 	err->err = 0;
 }
+
+void mv_error_quote(const char *s, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 4 < size; i++)
+		out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	out[i] = '\0';
+	if (s[i])
+		strcat(out, "...");
+}

@@ -3,6 +3,8 @@
 #ifndef MV_ERROR_H
 #define MV_ERROR_H
 
+#include <stddef.h>
+
 typedef struct mv_error {
 	int err;   /* errno of the failure, 0 when there is none */
 	char *msg; /* "open `config.json`", context prepended by mv_error_wrap */
@@ -18,6 +20,10 @@ int mv_error_wrap(mv_error_t *err, const char *fmt, ...) __attribute__((format(p
 /* The whole message with strerror appended: "open `x`: No such file or directory".
  * The result belongs to the caller. */
 char *mv_error_string(const mv_error_t *err);
+
+/* A value for an error message, in out (size bytes, at least 5): control
+ * characters as '?', cut with "..." when it does not fit. */
+void mv_error_quote(const char *s, char *out, size_t size);
 
 /* Forget a recorded error (after it was handled). */
 void mv_error_release(mv_error_t *err);

@@ -56,23 +56,11 @@ static int memory_mib(const struct oci_resources *res, const struct vm_host *hos
 
 /* ---- vCPUs ---- */
 
-/* s for an error: printable, cut. */
-static void quote(const char *s, char *out, size_t size)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i + 4 < size; i++)
-		out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-	out[i] = '\0';
-	if (s[i])
-		strcat(out, "...");
-}
-
 static int bad_cpuset(const char *s, const char *why, mv_error_t *err)
 {
 	char q[QUOTE_MAX];
 
-	quote(s, q, sizeof(q));
+	mv_error_quote(s, q, sizeof(q));
 	return mv_error(err, EINVAL, "linux.resources.cpu.cpus: `%s` %s", q, why);
 }
 
